@@ -113,8 +113,9 @@ Result<FetchResult> FetchToFile(const std::string& url, const std::string& dest_
   }
   if (rc != CURLE_OK || sink.write_error) {
     close(fd);
-    // A range the server cannot satisfy means the partial file is stale.
-    if (status == 416) unlink(part.c_str());
+    // A range the server cannot satisfy or ignores means the partial file
+    // is useless: start from scratch next time.
+    if (status == 416 || rc == CURLE_RANGE_ERROR) unlink(part.c_str());
     return MakeError(url + ": " + (sink.write_error ? "write failed" : curl_easy_strerror(rc)) +
                      " (kept " + std::to_string(sink.written) + " bytes for resume)");
   }
