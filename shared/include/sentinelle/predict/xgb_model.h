@@ -1,0 +1,82 @@
+// A compact evaluator for XGBoost tree ensembles, so the station binary needs
+// no libxgboost at run time.
+//
+// Reads the model exactly as XGBoost (1.7 schema) saves it, as JSON or UBJSON:
+// learner.gradient_booster.model.trees[] (split_indices, split_conditions,
+// left_children, right_children, default_left) and
+// learner.learner_model_param.base_score. Semantics follow XGBoost's CPU
+// predictor: a feature value x goes left when x < threshold (both float32),
+// a missing value (NaN) follows default_left, and the output is base_score
+// plus the leaf values, summed in float32 in tree order, so results agree
+// with libxgboost bit for bit in practice (tests check within float rounding).
+//
+// Supported: gbtree boosters with numerical splits, one output, identity-link
+// regression objectives (reg:squarederror, reg:absoluteerror,
+// reg:pseudohubererror). Anything else is refused at Parse time with a reason.
+//
+// Layout: trees no deeper than kMaxCompleteDepth are stored as complete
+// binary trees (missing branches padded with always-left nodes) and walked
+// level by level, several trees at a time, with no data-dependent branches.
+// Deeper trees use a generic node array with adjacent children.
+//
+// Immutable after Parse; Predict is const and safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sentinelle/result.h"
+
+namespace sentinelle::predict {
+
+enum class XgbEncoding { kJson, kUbjson };
+std::string_view XgbEncodingName(XgbEncoding e);  // "json" | "ubjson"
+
+class XgbModel {
+ public:
+  static constexpr int kMaxCompleteDepth = 10;
+  static constexpr size_t kMaxModelBytes = size_t{256} << 20;
+
+  // Parses a model saved by XGBoost. Errors name what is unsupported or
+  // inconsistent (out-of-range child or feature index, cycle, ...).
+  static Result<XgbModel> Parse(std::string_view bytes, XgbEncoding encoding);
+
+  // `row` holds num_features() float32 values, NaN = missing.
+  float Predict(const float* row) const;
+
+  int num_features() const { return num_features_; }
+  int num_trees() const { return num_trees_; }
+  int max_depth() const { return max_depth_; }
+  float base_score() const { return base_score_; }
+  const std::string& objective() const { return objective_; }
+  bool complete_layout() const { return complete_; }
+  // Bytes held by the compiled trees (for the memory budget).
+  size_t MemoryBytes() const;
+
+ private:
+  struct Node {
+    int32_t left;      // index of the left child (right = left + 1); -1 for a leaf
+    uint32_t feature;  // feature index; bit 31 set = missing goes right
+    float value;       // threshold, or leaf value
+  };
+  float PredictComplete(const float* row) const;
+  float PredictGeneric(const float* row) const;
+
+  int num_features_ = 0;
+  int num_trees_ = 0;
+  int max_depth_ = 0;
+  float base_score_ = 0.0f;
+  std::string objective_;
+  bool complete_ = false;
+  // Complete layout: per tree (2^depth - 1) internal nodes, 2^depth leaves.
+  std::vector<uint32_t> split_feature_;
+  std::vector<float> split_threshold_;
+  std::vector<float> leaf_value_;
+  // Generic layout.
+  std::vector<Node> nodes_;
+  std::vector<uint32_t> roots_;
+};
+
+}  // namespace sentinelle::predict

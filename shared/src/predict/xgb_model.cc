@@ -1,0 +1,358 @@
+#include "sentinelle/predict/xgb_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "sentinelle/json_util.h"
+
+namespace sentinelle::predict {
+
+using nlohmann::json;
+
+std::string_view XgbEncodingName(XgbEncoding e) {
+  return e == XgbEncoding::kJson ? "json" : "ubjson";
+}
+
+namespace {
+
+constexpr uint32_t kDefaultRightBit = 0x80000000u;
+constexpr int kMaxJsonDepth = 32;
+constexpr int kMaxNodesPerTree = 1 << 22;
+constexpr int kMaxFeatures = 1 << 20;
+
+struct RawTree {
+  std::vector<int64_t> left, right, feature;
+  std::vector<double> condition;
+  std::vector<bool> default_left;
+};
+
+const json* Child(const json& j, const char* key, json::value_t type, std::string& error,
+                  const std::string& path) {
+  if (!error.empty()) return nullptr;
+  if (!j.is_object()) {
+    error = path + ": not an object";
+    return nullptr;
+  }
+  auto it = j.find(key);
+  if (it == j.end()) {
+    error = path + "." + key + ": missing";
+    return nullptr;
+  }
+  const bool number_ok = type == json::value_t::number_float &&
+                         (it->is_number_integer() || it->is_number_unsigned());
+  if (it->type() != type && !number_ok) {
+    error = path + "." + key + ": wrong type";
+    return nullptr;
+  }
+  return &*it;
+}
+
+// XGBoost writes learner parameters as strings ("67", "5E-1"); accept numbers too.
+bool ParamNumber(const json& j, double& out) {
+  if (j.is_number()) {
+    out = j.get<double>();
+    return true;
+  }
+  if (!j.is_string()) return false;
+  const std::string& s = j.get_ref<const std::string&>();
+  if (s.empty() || s.size() > 64) return false;
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size() && std::isfinite(out);
+}
+
+template <typename T>
+bool NumberArray(const json& j, std::vector<T>& out) {
+  if (!j.is_array()) return false;
+  out.clear();
+  out.reserve(j.size());
+  for (const auto& v : j) {
+    if (v.is_boolean()) {
+      out.push_back(static_cast<T>(v.get<bool>() ? 1 : 0));
+    } else if (v.is_number()) {
+      out.push_back(v.get<T>());
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<RawTree> ReadTree(const json& t, int index, int num_features) {
+  const std::string path = "trees[" + std::to_string(index) + "]";
+  std::string error;
+  RawTree tree;
+  std::vector<int64_t> default_left, split_type;
+  const json* l = Child(t, "left_children", json::value_t::array, error, path);
+  const json* r = Child(t, "right_children", json::value_t::array, error, path);
+  const json* f = Child(t, "split_indices", json::value_t::array, error, path);
+  const json* c = Child(t, "split_conditions", json::value_t::array, error, path);
+  const json* d = Child(t, "default_left", json::value_t::array, error, path);
+  if (!error.empty()) return MakeError(error);
+  if (!NumberArray(*l, tree.left) || !NumberArray(*r, tree.right) ||
+      !NumberArray(*f, tree.feature) || !NumberArray(*c, tree.condition) ||
+      !NumberArray(*d, default_left)) {
+    return MakeError(path + ": a node array holds a non-number");
+  }
+  const size_t n = tree.left.size();
+  if (n == 0 || n > static_cast<size_t>(kMaxNodesPerTree)) {
+    return MakeError(path + ": bad node count");
+  }
+  if (tree.right.size() != n || tree.feature.size() != n || tree.condition.size() != n ||
+      default_left.size() != n) {
+    return MakeError(path + ": node arrays differ in length");
+  }
+  if (auto st = t.find("split_type"); st != t.end() && !st->is_null()) {
+    if (!NumberArray(*st, split_type)) return MakeError(path + ".split_type: not numbers");
+    for (auto s : split_type) {
+      if (s != 0) return MakeError(path + ": categorical splits are not supported");
+    }
+  }
+  if (auto ts = t.find("tree_param"); ts != t.end() && ts->is_object()) {
+    if (auto lv = ts->find("size_leaf_vector"); lv != ts->end()) {
+      double v = 0;
+      if (!ParamNumber(*lv, v) || v > 1) return MakeError(path + ": vector leaves are not supported");
+    }
+  }
+  tree.default_left.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    tree.default_left[i] = default_left[i] != 0;
+    const bool leaf = tree.left[i] == -1;
+    if (leaf != (tree.right[i] == -1)) return MakeError(path + ": node with one child");
+    if (!leaf) {
+      if (tree.left[i] <= 0 || tree.left[i] >= static_cast<int64_t>(n) || tree.right[i] <= 0 ||
+          tree.right[i] >= static_cast<int64_t>(n)) {
+        return MakeError(path + ": child index out of range");
+      }
+      if (tree.feature[i] < 0 || tree.feature[i] >= num_features) {
+        return MakeError(path + ": split feature index out of range");
+      }
+    }
+    if (!std::isfinite(tree.condition[i]) &&
+        !(std::isinf(tree.condition[i]) && !leaf)) {
+      return MakeError(path + ": non-finite threshold or leaf value");
+    }
+  }
+  return tree;
+}
+
+// Depth of the tree (root alone = 0); -1 when a node is reachable twice.
+int TreeDepth(const RawTree& t) {
+  std::vector<uint8_t> seen(t.left.size(), 0);
+  std::vector<std::pair<int64_t, int>> stack{{0, 0}};
+  int depth = 0;
+  while (!stack.empty()) {
+    auto [i, d] = stack.back();
+    stack.pop_back();
+    if (seen[i]) return -1;
+    seen[i] = 1;
+    depth = std::max(depth, d);
+    if (t.left[i] != -1) {
+      stack.push_back({t.left[i], d + 1});
+      stack.push_back({t.right[i], d + 1});
+    }
+  }
+  return depth;
+}
+
+void FillComplete(const RawTree& t, int64_t node, uint32_t pos, int depth, int max_depth,
+                  uint32_t* feature, float* threshold, float* leaves) {
+  const uint32_t internal = (1u << max_depth) - 1;
+  if (depth == max_depth) {
+    leaves[pos - internal] = static_cast<float>(t.condition[node]);
+    return;
+  }
+  if (t.left[node] == -1) {
+    // Padding: NaN threshold makes every value (and a missing one, with the
+    // default-right bit clear) go left, down to the replicated leaf.
+    feature[pos] = 0;
+    threshold[pos] = std::numeric_limits<float>::quiet_NaN();
+    FillComplete(t, node, 2 * pos + 1, depth + 1, max_depth, feature, threshold, leaves);
+    FillComplete(t, node, 2 * pos + 2, depth + 1, max_depth, feature, threshold, leaves);
+    return;
+  }
+  feature[pos] = static_cast<uint32_t>(t.feature[node]) |
+                 (t.default_left[node] ? 0u : kDefaultRightBit);
+  threshold[pos] = static_cast<float>(t.condition[node]);
+  FillComplete(t, t.left[node], 2 * pos + 1, depth + 1, max_depth, feature, threshold, leaves);
+  FillComplete(t, t.right[node], 2 * pos + 2, depth + 1, max_depth, feature, threshold, leaves);
+}
+
+}  // namespace
+
+Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
+  if (bytes.size() > kMaxModelBytes) return MakeError("model larger than the size limit");
+  json root;
+  if (encoding == XgbEncoding::kJson) {
+    auto parsed = ParseJsonLimited(bytes, kMaxModelBytes, kMaxJsonDepth);
+    if (!parsed) return MakeError("model JSON: " + parsed.message());
+    root = std::move(parsed.value());
+  } else {
+    root = json::from_ubjson(bytes.begin(), bytes.end(), /*strict=*/true,
+                             /*allow_exceptions=*/false);
+    if (root.is_discarded()) return MakeError("model UBJSON: malformed");
+  }
+  std::string error;
+  const json* learner = Child(root, "learner", json::value_t::object, error, "");
+  const json* mparam =
+      learner ? Child(*learner, "learner_model_param", json::value_t::object, error, "learner")
+              : nullptr;
+  const json* booster =
+      learner ? Child(*learner, "gradient_booster", json::value_t::object, error, "learner")
+              : nullptr;
+  const json* objective =
+      learner ? Child(*learner, "objective", json::value_t::object, error, "learner") : nullptr;
+  if (!error.empty()) return MakeError(error);
+
+  XgbModel m;
+  const json* obj_name = Child(*objective, "name", json::value_t::string, error, "objective");
+  if (!error.empty()) return MakeError(error);
+  m.objective_ = obj_name->get<std::string>();
+  if (m.objective_ != "reg:squarederror" && m.objective_ != "reg:absoluteerror" &&
+      m.objective_ != "reg:pseudohubererror") {
+    return MakeError("objective '" + m.objective_ + "' is not supported (identity link only)");
+  }
+  double num_feature = 0, base_score = 0, num_class = 0, num_target = 1;
+  if (auto it = mparam->find("num_feature"); it == mparam->end() || !ParamNumber(*it, num_feature) ||
+                                             num_feature < 1 || num_feature > kMaxFeatures) {
+    return MakeError("learner_model_param.num_feature: missing or out of range");
+  }
+  if (auto it = mparam->find("base_score"); it == mparam->end() || !ParamNumber(*it, base_score)) {
+    return MakeError("learner_model_param.base_score: missing or not a number");
+  }
+  if (auto it = mparam->find("num_class"); it != mparam->end() &&
+                                           (!ParamNumber(*it, num_class) || num_class > 1)) {
+    return MakeError("multi-class models are not supported");
+  }
+  if (auto it = mparam->find("num_target"); it != mparam->end() &&
+                                            (!ParamNumber(*it, num_target) || num_target > 1)) {
+    return MakeError("multi-target models are not supported");
+  }
+  m.num_features_ = static_cast<int>(num_feature);
+  m.base_score_ = static_cast<float>(base_score);
+
+  const json* bname = Child(*booster, "name", json::value_t::string, error, "gradient_booster");
+  if (!error.empty()) return MakeError(error);
+  if (*bname != "gbtree") {
+    return MakeError("booster '" + bname->get<std::string>() + "' is not supported (gbtree only)");
+  }
+  const json* model = Child(*booster, "model", json::value_t::object, error, "gradient_booster");
+  const json* trees = model ? Child(*model, "trees", json::value_t::array, error, "model") : nullptr;
+  if (!error.empty()) return MakeError(error);
+  if (auto ti = model->find("tree_info"); ti != model->end()) {
+    std::vector<int64_t> info;
+    if (!NumberArray(*ti, info)) return MakeError("model.tree_info: not numbers");
+    for (auto g : info) {
+      if (g != 0) return MakeError("model.tree_info: more than one output group");
+    }
+  }
+
+  std::vector<RawTree> raw;
+  raw.reserve(trees->size());
+  int index = 0;
+  for (const auto& t : *trees) {
+    auto tree = ReadTree(t, index, m.num_features_);
+    if (!tree) return tree.error();
+    const int depth = TreeDepth(*tree);
+    if (depth < 0) return MakeError("trees[" + std::to_string(index) + "]: not a tree (cycle)");
+    m.max_depth_ = std::max(m.max_depth_, depth);
+    raw.push_back(std::move(tree.value()));
+    ++index;
+  }
+  m.num_trees_ = static_cast<int>(raw.size());
+  m.complete_ = m.max_depth_ <= kMaxCompleteDepth;
+  if (m.complete_) {
+    const uint32_t internal = (1u << m.max_depth_) - 1;
+    const uint32_t leaves = 1u << m.max_depth_;
+    m.split_feature_.assign(static_cast<size_t>(internal) * raw.size(), 0);
+    m.split_threshold_.assign(static_cast<size_t>(internal) * raw.size(), 0.0f);
+    m.leaf_value_.assign(static_cast<size_t>(leaves) * raw.size(), 0.0f);
+    for (size_t i = 0; i < raw.size(); ++i) {
+      FillComplete(raw[i], 0, 0, 0, m.max_depth_, m.split_feature_.data() + i * internal,
+                   m.split_threshold_.data() + i * internal, m.leaf_value_.data() + i * leaves);
+    }
+  } else {
+    for (const RawTree& t : raw) {
+      // Breadth-first renumbering so that right child = left child + 1.
+      const uint32_t first = static_cast<uint32_t>(m.nodes_.size());
+      m.roots_.push_back(first);
+      std::vector<int64_t> queue{0};
+      m.nodes_.push_back({});
+      for (size_t q = 0; q < queue.size(); ++q) {
+        const int64_t src = queue[q];
+        Node& dst = m.nodes_[first + q];
+        if (t.left[src] == -1) {
+          dst = {-1, 0, static_cast<float>(t.condition[src])};
+          continue;
+        }
+        const int32_t left = static_cast<int32_t>(m.nodes_.size());
+        dst = {left,
+               static_cast<uint32_t>(t.feature[src]) | (t.default_left[src] ? 0u : kDefaultRightBit),
+               static_cast<float>(t.condition[src])};
+        queue.push_back(t.left[src]);
+        queue.push_back(t.right[src]);
+        m.nodes_.push_back({});
+        m.nodes_.push_back({});
+      }
+    }
+  }
+  return m;
+}
+
+float XgbModel::Predict(const float* row) const {
+  return complete_ ? PredictComplete(row) : PredictGeneric(row);
+}
+
+float XgbModel::PredictComplete(const float* row) const {
+  constexpr int kLanes = 8;
+  const int depth = max_depth_;
+  const uint32_t internal = (1u << depth) - 1;
+  const uint32_t leaves = 1u << depth;
+  float sum = base_score_;
+  for (int t0 = 0; t0 < num_trees_; t0 += kLanes) {
+    const int lanes = std::min(kLanes, num_trees_ - t0);
+    uint32_t pos[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const uint32_t* feature = split_feature_.data() + static_cast<size_t>(t0) * internal;
+    const float* threshold = split_threshold_.data() + static_cast<size_t>(t0) * internal;
+    for (int d = 0; d < depth; ++d) {
+      for (int k = 0; k < lanes; ++k) {
+        const uint32_t f = feature[k * internal + pos[k]];
+        const float x = row[f & ~kDefaultRightBit];
+        const float th = threshold[k * internal + pos[k]];
+        // x >= th is false for a missing x (NaN); then the default bit decides.
+        const uint32_t right = static_cast<uint32_t>(x >= th) |
+                               (static_cast<uint32_t>(std::isnan(x)) & (f >> 31));
+        pos[k] = 2 * pos[k] + 1 + right;
+      }
+    }
+    const float* leaf = leaf_value_.data() + static_cast<size_t>(t0) * leaves;
+    for (int k = 0; k < lanes; ++k) sum += leaf[k * leaves + pos[k] - internal];
+  }
+  return sum;
+}
+
+float XgbModel::PredictGeneric(const float* row) const {
+  float sum = base_score_;
+  for (uint32_t root : roots_) {
+    const Node* n = &nodes_[root];
+    while (n->left >= 0) {
+      const float x = row[n->feature & ~kDefaultRightBit];
+      const uint32_t right = static_cast<uint32_t>(x >= n->value) |
+                             (static_cast<uint32_t>(std::isnan(x)) & (n->feature >> 31));
+      n = &nodes_[static_cast<size_t>(n->left) + right];
+    }
+    sum += n->value;
+  }
+  return sum;
+}
+
+size_t XgbModel::MemoryBytes() const {
+  return split_feature_.capacity() * sizeof(uint32_t) + split_threshold_.capacity() * sizeof(float) +
+         leaf_value_.capacity() * sizeof(float) + nodes_.capacity() * sizeof(Node) +
+         roots_.capacity() * sizeof(uint32_t) + sizeof(*this);
+}
+
+}  // namespace sentinelle::predict
