@@ -211,4 +211,42 @@ Result<std::string> Booster::Save(XgbEncoding encoding) const {
   return std::string(buf, len);
 }
 
+Result<std::string> TrainXgbModelFile(const predict::ModelFileRequest& request,
+                                      const predict::TrainingSet& train,
+                                      const predict::TrainingSet* val, const TrainParams& params,
+                                      int early_stopping_rounds, uint64_t seed,
+                                      XgbEncoding encoding) {
+  if (train.X.cols != request.spec.Width()) return MakeError("training rows do not match the feature spec");
+  auto trained = TrainXgb(params, train.X, train.y, val ? &val->X : nullptr, val ? &val->y : nullptr,
+                          early_stopping_rounds, seed, encoding);
+  if (!trained) return trained.error();
+  auto reference = Booster::Load(trained->bytes);
+  if (!reference) return reference.error();
+  predict::ModelEnvelope e = predict::EnvelopeFor(request);
+  e.kind = predict::ModelKind::kXgboost;
+  e.encoding = std::string(predict::XgbEncodingName(encoding));
+  e.booster = std::move(trained->bytes);
+  e.training["rows"] = train.X.rows;
+  e.training["rounds"] = trained->rounds;
+  e.training["validation_rmse"] = trained->validation_rmse;
+  e.training["seed"] = seed;
+  e.training["params"] = {{"objective", params.objective}, {"max_depth", params.max_depth},
+                          {"eta", params.eta},             {"num_rounds", params.num_rounds},
+                          {"subsample", params.subsample}, {"colsample_bytree", params.colsample_bytree},
+                          {"lambda", params.lambda},       {"min_child_weight", params.min_child_weight}};
+  bool failed = false;
+  std::string failure;
+  e.self_test = predict::MakeGoldenPairs(train.X, 8, [&](const float* x) {
+    auto y = reference->PredictRow(x, train.X.cols);
+    if (!y) {
+      failed = true;
+      failure = y.message();
+      return 0.0f;
+    }
+    return *y;
+  });
+  if (failed) return MakeError(failure);
+  return predict::WriteModelFile(e);
+}
+
 }  // namespace sentinelle::xgb

@@ -15,7 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "sentinelle/predict/features.h"
 #include "sentinelle/predict/matrix.h"
+#include "sentinelle/predict/model_file.h"
 #include "sentinelle/predict/xgb_model.h"
 #include "sentinelle/result.h"
 
@@ -52,6 +54,16 @@ Result<TrainedBooster> TrainXgb(const TrainParams& params, const predict::DenseM
                                 const std::vector<float>* y_val, int early_stopping_rounds,
                                 uint64_t seed,
                                 predict::XgbEncoding encoding = predict::XgbEncoding::kJson);
+
+// Trains on `train` (validation on `val` when given, with early stopping),
+// records self-test pairs with libxgboost's own outputs, and writes the model
+// file (docs/MODELS.md). Training metadata: rows, rounds, validation RMSE,
+// parameters, seed.
+Result<std::string> TrainXgbModelFile(const predict::ModelFileRequest& request,
+                                      const predict::TrainingSet& train,
+                                      const predict::TrainingSet* val, const TrainParams& params,
+                                      int early_stopping_rounds, uint64_t seed,
+                                      predict::XgbEncoding encoding = predict::XgbEncoding::kUbjson);
 
 // A booster loaded into libxgboost, for reference predictions.
 class Booster {
