@@ -1,0 +1,68 @@
+#include "sentinelle/collector/collector.h"
+
+#include <spdlog/spdlog.h>
+
+#include "sentinelle/collector/sqlite_store.h"
+
+namespace sentinelle::collector {
+
+Collector::Collector(CollectorConfig config, Env* env)
+    : config_(std::move(config)), env_(env ? env : Env::Default()) {}
+
+Collector::~Collector() { Stop(); }
+
+Status Collector::Start() {
+  metrics_ = std::make_unique<CollectorMetrics>();
+  SqliteStoreOptions so;
+  so.path = config_.db_path;
+  so.synchronous = config_.db_synchronous;
+  so.reader_connections = config_.reader_connections;
+  auto store = SqliteHistoryStore::Open(so);
+  if (!store) return MakeError("store " + config_.db_path + ": " + store.message());
+  store_ = std::move(*store);
+  ledger_ = std::make_unique<GapLedger>(config_.gaps);
+  health_ = std::make_unique<HealthTracker>(config_.health);
+  // The link needs the pipeline as its sink and the pipeline needs the link
+  // as its outbound: the sink captures the pointer, set before connecting.
+  mqtt_ = std::make_unique<MqttLink>(
+      config_.mqtt,
+      [this](std::string_view topic, std::string_view payload, int64_t arrival_ms) {
+        (void)pipeline_->Offer(topic, payload, arrival_ms);
+      },
+      metrics_.get(), env_);
+  pipeline_ = std::make_unique<IngestPipeline>(config_, store_.get(), ledger_.get(), health_.get(),
+                                               metrics_.get(), mqtt_.get(), env_);
+  if (auto st = pipeline_->Start(); !st) return st;
+  if (config_.http.enabled) {
+    ApiDeps deps;
+    deps.store = store_.get();
+    deps.ledger = ledger_.get();
+    deps.health = health_.get();
+    deps.metrics = metrics_.get();
+    deps.pipeline = pipeline_.get();
+    deps.env = env_;
+    deps.mqtt_connected = [this] { return mqtt_->connected(); };
+    http_ = std::make_unique<HttpApi>(config_.http, deps);
+    if (auto st = http_->Start(); !st) {
+      pipeline_->Stop();
+      return st;
+    }
+  }
+  mqtt_->Start();
+  started_ = true;
+  spdlog::info("collector started: store {}, broker {}", config_.db_path, config_.mqtt.uri);
+  return Status::Ok();
+}
+
+void Collector::Stop() {
+  if (!started_) return;
+  started_ = false;
+  // Order: stop serving HTTP, let the writer commit what is queued and hand
+  // its acks to the link, then disconnect (paho waits for in-flight acks).
+  if (http_) http_->Stop();
+  pipeline_->Stop();
+  mqtt_->Stop();
+  spdlog::info("collector stopped");
+}
+
+}  // namespace sentinelle::collector
