@@ -7,6 +7,7 @@
 #include <map>
 
 #include "rate_limited_log.h"
+#include "sentinelle/predict/prediction_codec.h"
 
 namespace sentinelle::collector {
 
@@ -144,9 +145,36 @@ OfferResult IngestPipeline::Offer(std::string_view topic, std::string_view paylo
     item.status = std::move(*status);
     item.raw = std::string(payload);
   } else {
-    return Reject(RejectReason::kNoDecoder, station + ": predictions are not decoded yet");
+    auto batch = predict::DecodePredictionBatch(payload, station);
+    if (!batch) return Reject(Classify(batch.message()), station + ": " + batch.message());
+    if (batch->window_end_s > arrival_ms / 1000 + config_.ingest.future_tolerance_s) {
+      return Reject(RejectReason::kFutureTimestamp,
+                    station + ": predictions from window " + FormatUtc(batch->window_end_s) +
+                        " are in the future");
+    }
+    item.predictions.reserve(batch->predictions.size());
+    for (const predict::Prediction& p : batch->predictions) {
+      PredictionRecord rec;
+      rec.station_id = station;
+      rec.issued_s = p.from_window_end_s;
+      rec.target = std::string(Name(p.target));
+      rec.horizon_min = p.horizon_min;
+      rec.value = p.value;
+      rec.model_kind = p.answered() ? std::string(predict::LinkKindName(p.link)) : "none";
+      rec.model_version = p.model_version;
+      // Why the links before the answering one were skipped, in chain order.
+      for (const predict::LinkSkip& skip : p.skipped) {
+        if (!rec.fallback_reason.empty()) rec.fallback_reason += ";";
+        rec.fallback_reason += std::string(predict::LinkKindName(skip.link)) + ":" +
+                               std::string(predict::SkipReasonName(skip.reason));
+      }
+      rec.arrival_ms = arrival_ms;
+      item.predictions.push_back(std::move(rec));
+    }
   }
-  const int channel = parsed->channel == StationChannel::kReadings ? 0 : 1;
+  const int channel = parsed->channel == StationChannel::kReadings  ? 0
+                      : parsed->channel == StationChannel::kStatus ? 1
+                                                                   : 2;
   if (!Enqueue(std::move(item))) {
     return Reject(RejectReason::kQueueFull, station + ": writer queue full");
   }
@@ -204,6 +232,8 @@ bool IngestPipeline::CommitItems(std::vector<Item>& items) {
   for (Item& item : items) {
     if (item.channel == StationChannel::kReadings) {
       for (StoredReading& sr : item.readings) batch.readings.push_back(std::move(sr));
+    } else if (item.channel == StationChannel::kPredictions) {
+      for (PredictionRecord& p : item.predictions) batch.predictions.push_back(std::move(p));
     } else if (item.channel == StationChannel::kStatus) {
       batch.statuses.push_back({item.station, item.status.state, item.arrival_ms, item.raw});
       statuses.push_back(&item.status);
@@ -234,6 +264,7 @@ bool IngestPipeline::CommitItems(std::vector<Item>& items) {
       metrics_->commits->Increment();
       metrics_->readings_stored->Increment(static_cast<double>(result->inserted));
       metrics_->readings_duplicate->Increment(static_cast<double>(result->duplicates));
+      metrics_->predictions_stored->Increment(static_cast<double>(result->predictions_inserted));
       for (const GapRecord& g : batch.lost_gaps) {
         auto* c = g.reason == "timeout" ? metrics_->gap_seqs_lost_timeout
                                         : metrics_->gap_seqs_lost_answered;
@@ -270,6 +301,10 @@ bool IngestPipeline::CommitItems(std::vector<Item>& items) {
     if (sr.clock == ClockFlag::kSkew) metrics_->clock_skew->Increment();
     health_->OnReading(sr);
     if (sr.reading.seq > 0) seqs[sr.reading.station_id].push_back(sr.reading.seq);
+  }
+  for (const PredictionRecord& p : batch.predictions) {
+    // The chain's first link is the station model: anything else is a fallback.
+    health_->OnPrediction(p.station_id, p.model_kind != "station");
   }
   for (size_t i = 0; i < statuses.size(); ++i) {
     health_->OnStatus(*statuses[i], batch.statuses[i].received_ms);

@@ -9,7 +9,7 @@ namespace sentinelle::collector {
 std::string_view RejectReasonName(RejectReason r) {
   static constexpr std::array<std::string_view, kRejectReasonCount> kNames = {
       "bad_topic",     "too_large",        "too_deep",     "malformed_json", "wrong_station",
-      "invalid_field", "future_timestamp", "unregistered", "queue_full",     "no_decoder"};
+      "invalid_field", "future_timestamp", "unregistered", "queue_full"};
   return kNames[static_cast<int>(r)];
 }
 

@@ -15,6 +15,7 @@
 #include "sentinelle/collector/auth.h"
 #include "sentinelle/collector/collector.h"
 #include "sentinelle/history_csv.h"
+#include "sentinelle/predict/prediction_codec.h"
 #include "sentinelle/sqlite.h"
 #include "test_agent.h"
 
@@ -148,6 +149,54 @@ TEST_F(CollectorIntegrationTest, GapOfDroppedReadingsIsClosedAsLost) {
   EXPECT_EQ(j["lost"][0]["to_seq"], 15);
   EXPECT_EQ(j["lost"][0]["reason"], "agent_answered");
   EXPECT_EQ(j["outstanding_seqs"], 0);
+}
+
+TEST_F(CollectorIntegrationTest, PredictionsAreStoredAndServed) {
+  StartCollector(TestConfig(dir_, broker_));
+  TestAgent agent(broker_.uri(), "pred-st");
+  ASSERT_TRUE(agent.Connect());
+  Announce(agent, 0);
+  predict::PredictionBatch b;
+  b.station_id = "pred-st";
+  b.seq = 7;
+  b.window_end_s = agent.base_s() + 7 * 300;
+  predict::Prediction p;
+  p.station_id = b.station_id;
+  p.from_seq = 7;
+  p.from_window_end_s = b.window_end_s;
+  p.target = Variable::kPm25;
+  p.horizon_min = 60;
+  p.target_time_s = b.window_end_s + 3600;
+  p.value = 31.5;
+  p.link = predict::LinkKind::kLinear;
+  p.model_version = "lin-3";
+  p.model_sha256 = std::string(64, 'a');
+  p.skipped = {{predict::LinkKind::kStation, predict::SkipReason::kMissing},
+               {predict::LinkKind::kNetwork, predict::SkipReason::kStale}};
+  b.predictions.push_back(p);
+  const std::string topic = "sentinelle/v1/stations/pred-st/predictions";
+  ASSERT_TRUE(agent.PublishRaw(topic, predict::EncodePredictionBatch(b)));
+  ASSERT_TRUE(agent.PublishRaw(topic, predict::EncodePredictionBatch(b)));  // stored once
+  b.station_id = "intruder";
+  ASSERT_TRUE(agent.PublishRaw(topic, predict::EncodePredictionBatch(b)));
+  ASSERT_TRUE(WaitFor([&] {
+    return collector_->metrics().accepted(2).Value() == 2 &&
+           collector_->metrics().rejected(RejectReason::kWrongStation).Value() == 1;
+  }, seconds(15)));
+  ASSERT_TRUE(WaitFor([&] { return collector_->metrics().predictions_stored->Value() == 1; }));
+  const std::string from = std::to_string(b.window_end_s);
+  auto r = HttpCall(collector_->http_port(), "GET",
+                    "/api/v1/stations/pred-st/predictions?from=" + from, kViewer);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  ASSERT_EQ(j["predictions"].size(), 1u);
+  EXPECT_EQ(j["predictions"][0]["target"], "pm25");
+  EXPECT_EQ(j["predictions"][0]["value"], 31.5);
+  EXPECT_EQ(j["predictions"][0]["model"]["kind"], "linear");
+  EXPECT_EQ(j["predictions"][0]["fallback_reason"], "station:missing;network:stale");
+  auto h = collector_->health().Get("pred-st", 0, 0);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_DOUBLE_EQ(h->fallback_rate, 1.0);
 }
 
 TEST_F(CollectorIntegrationTest, HostilePayloadsAreRejectedAndIngestContinues) {

@@ -82,6 +82,7 @@ class IngestPipeline {
     StationChannel channel = StationChannel::kReadings;
     std::string station;
     std::vector<StoredReading> readings;
+    std::vector<PredictionRecord> predictions;
     bool replay = false;
     StationStatus status;
     std::string raw;

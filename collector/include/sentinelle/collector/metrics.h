@@ -33,9 +33,8 @@ enum class RejectReason : uint8_t {
   kFutureTimestamp,     // window ends after arrival + future_tolerance_s
   kUnregistered,        // require_registered and the station is unknown
   kQueueFull,           // writer backlog full for enqueue_timeout_ms
-  kNoDecoder,           // channel without a decoder in this version (predictions)
 };
-inline constexpr int kRejectReasonCount = 10;
+inline constexpr int kRejectReasonCount = 9;
 std::string_view RejectReasonName(RejectReason r);
 
 // Why an HTTP request was refused (label `reason`).
