@@ -1,0 +1,67 @@
+// MqttClient: the one adapter over paho-mqtt-cpp's async client (the only
+// agent file that includes <mqtt/...>).
+//
+// QoS 1, persistent session (clean_session = false) under a fixed client id,
+// last will set at construction. No paho persistence: the SQLite outbox is the
+// source of truth, so nothing is written to the working directory. Automatic
+// reconnect is off: the engine owns reconnect backoff with jitter.
+//
+// Handlers run on paho's callback thread; they must be quick and must not
+// call back into the client. No paho exception leaves this class.
+// Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sentinelle/result.h"
+
+namespace sentinelle::agent {
+
+struct MqttClientOptions {
+  std::string uri;
+  std::string client_id;
+  std::string username;
+  std::string password;
+  int keepalive_s = 30;
+  int connect_timeout_s = 10;
+  int max_inflight = 64;             // paho's own cap; the engine keeps fewer in flight
+  std::vector<std::string> subscriptions;  // (re)subscribed at QoS 1 on every connect
+  std::string will_topic;
+  std::string will_payload;          // retained, QoS 1
+};
+
+class MqttClient {
+ public:
+  // connected=true on each successful connect; false on a failed attempt or a
+  // lost connection (cause says which).
+  using ConnectionHandler = std::function<void(bool connected, const std::string& cause)>;
+  using MessageHandler = std::function<void(const std::string& topic, const std::string& payload)>;
+
+  // Returns an error for an unusable URI or client id.
+  static Result<std::unique_ptr<MqttClient>> Create(MqttClientOptions options,
+                                                    ConnectionHandler on_connection,
+                                                    MessageHandler on_message);
+  ~MqttClient();
+
+  // Starts one connection attempt; the outcome arrives through the handler.
+  Status ConnectAsync();
+  // Hands a message to paho (non-blocking). Fails when not connected.
+  Status Publish(const std::string& topic, const std::string& payload, bool retained);
+  // Publishes `final_payload` (retained) when given, then disconnects, waiting
+  // up to timeout_ms.
+  void Disconnect(int timeout_ms, const std::string& final_topic = "",
+                  const std::string& final_payload = "");
+  bool connected() const;
+  // Published messages not yet acknowledged by the broker (PUBACK).
+  size_t pending_deliveries() const;
+
+ private:
+  class Impl;
+  explicit MqttClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sentinelle::agent

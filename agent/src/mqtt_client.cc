@@ -1,0 +1,146 @@
+#include "sentinelle/agent/mqtt_client.h"
+
+#include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+namespace sentinelle::agent {
+
+class MqttClient::Impl final : public virtual mqtt::callback,
+                               public virtual mqtt::iaction_listener {
+ public:
+  Impl(MqttClientOptions o, ConnectionHandler on_conn, MessageHandler on_msg)
+      : options_(std::move(o)),
+        on_connection_(std::move(on_conn)),
+        on_message_(std::move(on_msg)),
+        client_(options_.uri, options_.client_id, static_cast<mqtt::iclient_persistence*>(nullptr)) {
+    client_.set_callback(*this);
+  }
+
+  Status ConnectAsync() {
+    try {
+      auto builder = mqtt::connect_options_builder()
+                         .clean_session(false)
+                         .keep_alive_interval(std::chrono::seconds(options_.keepalive_s))
+                         .connect_timeout(std::chrono::seconds(options_.connect_timeout_s))
+                         .automatic_reconnect(false)
+                         .max_inflight(options_.max_inflight);
+      if (!options_.will_topic.empty()) {
+        builder.will(mqtt::message(options_.will_topic, options_.will_payload, 1, true));
+      }
+      if (!options_.username.empty()) builder.user_name(options_.username);
+      if (!options_.password.empty()) builder.password(options_.password);
+      client_.connect(builder.finalize(), nullptr, *this);
+      return Status::Ok();
+    } catch (const std::exception& e) {
+      return MakeError(std::string("mqtt connect: ") + e.what());
+    }
+  }
+
+  Status Publish(const std::string& topic, const std::string& payload, bool retained) {
+    try {
+      if (!client_.is_connected()) return MakeError("mqtt publish: not connected");
+      client_.publish(topic, payload.data(), payload.size(), 1, retained);
+      return Status::Ok();
+    } catch (const std::exception& e) {
+      return MakeError(std::string("mqtt publish: ") + e.what());
+    }
+  }
+
+  void Disconnect(int timeout_ms, const std::string& topic, const std::string& payload) {
+    try {
+      if (client_.is_connected()) {
+        if (!topic.empty()) {
+          auto tok = client_.publish(topic, payload.data(), payload.size(), 1, true);
+          tok->wait_for(std::chrono::milliseconds(timeout_ms));
+        }
+        client_.disconnect(timeout_ms)->wait_for(std::chrono::milliseconds(timeout_ms));
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("mqtt: disconnect: {}", e.what());
+    }
+  }
+
+  bool connected() const {
+    try {
+      return client_.is_connected();
+    } catch (...) {
+      return false;
+    }
+  }
+
+  size_t pending() const {
+    try {
+      return client_.get_pending_delivery_tokens().size();
+    } catch (...) {
+      return 0;
+    }
+  }
+
+ private:
+  // mqtt::callback
+  void connected(const std::string& cause) override {
+    try {
+      for (const auto& t : options_.subscriptions) client_.subscribe(t, 1);
+    } catch (const std::exception& e) {
+      spdlog::warn("mqtt: subscribe failed: {}", e.what());
+    }
+    Notify(true, cause.empty() ? "connected" : cause);
+  }
+  void connection_lost(const std::string& cause) override {
+    Notify(false, cause.empty() ? "connection lost" : cause);
+  }
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    try {
+      on_message_(msg->get_topic(), msg->to_string());
+    } catch (const std::exception& e) {
+      spdlog::error("mqtt: message handler: {}", e.what());
+    }
+  }
+  // mqtt::iaction_listener (the connect attempt only)
+  void on_failure(const mqtt::token& tok) override {
+    Notify(false, "connect failed (rc " + std::to_string(tok.get_return_code()) + ")");
+  }
+  void on_success(const mqtt::token&) override {}
+
+  void Notify(bool up, const std::string& cause) {
+    try {
+      on_connection_(up, cause);
+    } catch (const std::exception& e) {
+      spdlog::error("mqtt: connection handler: {}", e.what());
+    }
+  }
+
+  MqttClientOptions options_;
+  ConnectionHandler on_connection_;
+  MessageHandler on_message_;
+  mutable mqtt::async_client client_;
+};
+
+Result<std::unique_ptr<MqttClient>> MqttClient::Create(MqttClientOptions options,
+                                                       ConnectionHandler on_connection,
+                                                       MessageHandler on_message) {
+  try {
+    auto impl = std::make_unique<Impl>(std::move(options), std::move(on_connection),
+                                       std::move(on_message));
+    return std::unique_ptr<MqttClient>(new MqttClient(std::move(impl)));
+  } catch (const std::exception& e) {
+    return MakeError(std::string("mqtt client: ") + e.what());
+  }
+}
+
+MqttClient::MqttClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MqttClient::~MqttClient() = default;
+Status MqttClient::ConnectAsync() { return impl_->ConnectAsync(); }
+Status MqttClient::Publish(const std::string& topic, const std::string& payload, bool retained) {
+  return impl_->Publish(topic, payload, retained);
+}
+void MqttClient::Disconnect(int timeout_ms, const std::string& final_topic,
+                            const std::string& final_payload) {
+  impl_->Disconnect(timeout_ms, final_topic, final_payload);
+}
+bool MqttClient::connected() const { return impl_->connected(); }
+size_t MqttClient::pending_deliveries() const { return impl_->pending(); }
+
+}  // namespace sentinelle::agent

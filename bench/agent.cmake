@@ -1,0 +1,11 @@
+# Agent benchmarks (small programs; figures in docs/PERFORMANCE.md, "Agent").
+# They start a real Mosquitto and an ack peer from tests/support.
+if(TARGET sentinelle_ack_peer)
+  add_executable(agent_drain_bench ${CMAKE_CURRENT_SOURCE_DIR}/agent_drain.cc)
+  target_link_libraries(agent_drain_bench PRIVATE sentinelle::agent sentinelle_ack_peer
+                        sentinelle_warnings)
+  add_executable(agent_memory_bench ${CMAKE_CURRENT_SOURCE_DIR}/agent_memory.cc)
+  target_link_libraries(agent_memory_bench PRIVATE sentinelle::agent sentinelle_ack_peer
+                        sentinelle_warnings)
+  add_dependencies(agent_memory_bench sentinelle-agent)
+endif()

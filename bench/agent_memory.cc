@@ -1,0 +1,113 @@
+// Resident memory of the real sentinelle-agent over a simulated day: 288
+// five-minute windows from 8,640 sample lines (one every 10 s, all 12
+// variables) fed on stdin at 10,000x speed with the input clock, publishing
+// to a real Mosquitto and confirmed by an ack peer. RSS is read from
+// /proc/<pid>/status every 50 ms; the baseline is the agent's RSS right after
+// start-up (connected, idle) in the same run.
+//
+//   build-agent/bin/agent_memory_bench [days=1]
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ack_peer.h"
+#include "broker.h"
+#include "process.h"
+#include "sentinelle/sensor_line.h"
+
+using namespace sentinelle;
+using sentinelle::testing::AckPeer;
+using sentinelle::testing::BinPath;
+using sentinelle::testing::ChildProcess;
+using sentinelle::testing::MosquittoBroker;
+using sentinelle::testing::TempDir;
+using sentinelle::testing::WaitFor;
+
+namespace {
+
+long StatusKb(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  const std::string key = std::string(field) + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + key.size());
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int days = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
+  MosquittoBroker broker;
+  if (!broker.Start()) return 1;
+  AckPeer peer(broker.uri());
+  if (!peer.Connect()) return 1;
+  TempDir dir;
+  const std::string cfg = dir.File("agent.json");
+  std::ofstream(cfg) << R"({"station_id":"mem-bench","clock":{"source":"input"},)"
+                     << R"("input":{"kind":"stdin"},"store":{"path":")" << dir.File("agent.db")
+                     << R"("},"mqtt":{"uri":")" << broker.uri()
+                     << R"("},"metrics":{"listen":"127.0.0.1:0"},"log":{"level":"warn"}})";
+  ChildProcess agent({BinPath("sentinelle-agent"), "--config", cfg}, dir.File("agent.log"));
+  if (!agent.Start(true)) return 1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // connected, idle
+  const long baseline_kb = StatusKb(agent.pid(), "VmRSS");
+
+  constexpr int64_t kT0 = 1767225600000;
+  const int lines = 8640 * days;
+  const double speed = 10000.0;
+  std::vector<long> rss;
+  const auto start = std::chrono::steady_clock::now();
+  std::array<bool, kVariableCount> present{};
+  present.fill(true);
+  for (int i = 0; i < lines; ++i) {
+    std::array<double, kVariableCount> v{};
+    const double t = i / 360.0;  // hours
+    v[0] = 25 + 5 * std::sin(t / 24 * 2 * M_PI);
+    v[1] = 60 + 20 * std::sin(t / 24 * 2 * M_PI + 1);
+    v[2] = 1010 + std::sin(t);
+    v[3] = 3 + std::sin(t * 3);
+    v[4] = std::fmod(180 + 90 * std::sin(t), 360);
+    v[5] = 0;
+    v[6] = 15 + 5 * std::sin(t * 2);
+    v[7] = 30 + 8 * std::sin(t * 2);
+    v[8] = 40 + 10 * std::sin(t);
+    v[9] = 60 + 20 * std::sin(t);
+    v[10] = 8 + std::sin(t);
+    v[11] = 0.6 + 0.1 * std::sin(t);
+    const int64_t ts = kT0 + int64_t{i} * 10000;
+    if (!agent.WriteStdin(EncodeSensorLine(ts, v, present) + "\n")) return 1;
+    // Pace to 10,000x: 10 simulated seconds per line = 1 ms real.
+    const auto due = start + std::chrono::microseconds(static_cast<int64_t>(i * 10000 * 1000 / speed));
+    std::this_thread::sleep_until(due);
+    if (i % 50 == 0) rss.push_back(StatusKb(agent.pid(), "VmRSS"));
+  }
+  agent.WriteStdin(EncodeClockTick(kT0 + int64_t{lines} * 10000 + 60000) + "\n");
+  const size_t windows = static_cast<size_t>(288 * days);
+  WaitFor([&] { return peer.acked_count() >= windows; }, std::chrono::seconds(30));
+  rss.push_back(StatusKb(agent.pid(), "VmRSS"));
+  const long hwm = StatusKb(agent.pid(), "VmHWM");
+  std::vector<long> second_half(rss.begin() + static_cast<std::ptrdiff_t>(rss.size() / 2), rss.end());
+  std::sort(second_half.begin(), second_half.end());
+  agent.Signal(SIGTERM);
+  const int rc = agent.Wait();
+  std::printf("simulated days: %d (%d sample lines, %zu windows, %zu confirmed)\n", days, lines,
+              windows, peer.acked_count());
+  std::printf("baseline RSS after start-up (connected, idle): %.2f MiB\n", baseline_kb / 1024.0);
+  std::printf("steady RSS, median of 2nd half:              %.2f MiB\n",
+              second_half[second_half.size() / 2] / 1024.0);
+  std::printf("steady RSS, max of 2nd half:                 %.2f MiB\n", second_half.back() / 1024.0);
+  std::printf("peak RSS (VmHWM):                            %.2f MiB\n", hwm / 1024.0);
+  std::printf("exit code after SIGTERM: %d\n", rc);
+  return 0;
+}
