@@ -242,7 +242,7 @@ FeatureBuilder::FeatureBuilder(FeatureSpec spec) : spec_(std::move(spec)) {
     wind_dir_input_ = index_of(Variable::kWindDirDeg);
   }
   capacity_ = spec_.HistorySteps() + 1;
-  ring_.assign(static_cast<size_t>(capacity_) * inputs_.size(), kMissingValue);
+  ring_.assign(2 * static_cast<size_t>(capacity_) * inputs_.size(), kMissingValue);
 }
 
 FeatureBuilder::PushResult FeatureBuilder::Push(const Reading& r) {
@@ -251,23 +251,33 @@ FeatureBuilder::PushResult FeatureBuilder::Push(const Reading& r) {
   }
   if (last_end_s_ != 0 && r.window_end_s <= last_end_s_) return PushResult::kStale;
   const size_t n = inputs_.size();
+  const size_t span = 2 * static_cast<size_t>(capacity_);
   int64_t advance = last_end_s_ == 0 ? capacity_ : (r.window_end_s - last_end_s_) / spec_.interval_s;
   advance = std::min<int64_t>(advance, capacity_);
   // Windows in the gap are missing; the last slot written is this reading's.
+  // Each value is stored twice (slot and slot + capacity) so that any window
+  // of the last w values is contiguous.
   for (int64_t s = 0; s < advance; ++s) {
     head_ = (head_ + 1) % capacity_;
-    std::fill_n(ring_.begin() + static_cast<size_t>(head_) * n, n, kMissingValue);
+    for (size_t i = 0; i < n; ++i) {
+      ring_[i * span + static_cast<size_t>(head_)] = kMissingValue;
+      ring_[i * span + static_cast<size_t>(head_ + capacity_)] = kMissingValue;
+    }
   }
-  double* slot = ring_.data() + static_cast<size_t>(head_) * n;
-  for (size_t i = 0; i < n; ++i) slot[i] = r.valid(inputs_[i]) ? r.value(inputs_[i]) : kMissingValue;
+  for (size_t i = 0; i < n; ++i) {
+    const double x = r.valid(inputs_[i]) ? r.value(inputs_[i]) : kMissingValue;
+    ring_[i * span + static_cast<size_t>(head_)] = x;
+    ring_[i * span + static_cast<size_t>(head_ + capacity_)] = x;
+  }
   last_end_s_ = r.window_end_s;
   return PushResult::kAccepted;
 }
 
-double FeatureBuilder::At(size_t input, int steps_back) const {
-  const int slot = ((head_ - steps_back) % capacity_ + capacity_) % capacity_;
-  return ring_[static_cast<size_t>(slot) * inputs_.size() + input];
+const double* FeatureBuilder::Window(size_t input, int w) const {
+  return ring_.data() + input * 2 * static_cast<size_t>(capacity_) + static_cast<size_t>(head_ + capacity_ - w + 1);
 }
+
+double FeatureBuilder::At(size_t input, int steps_back) const { return Window(input, steps_back + 1)[0]; }
 
 void FeatureBuilder::Compute(float* out) const {
   if (head_ < 0) {
@@ -281,10 +291,11 @@ void FeatureBuilder::Compute(float* out) const {
     double stats[2 * kMaxWindows];
     size_t ns = 0;
     for (int w : spec_.windows) {
+      const double* win = Window(i, w);  // oldest first
       double sum = 0.0;
       int count = 0;
       for (int k = 0; k < w; ++k) {
-        const double x = At(i, k);
+        const double x = win[k];
         if (!std::isnan(x)) {
           sum += x;
           ++count;
@@ -295,7 +306,7 @@ void FeatureBuilder::Compute(float* out) const {
       double var_sum = 0.0;
       if (!std::isnan(mean)) {
         for (int k = 0; k < w; ++k) {
-          const double x = At(i, k);
+          const double x = win[k];
           if (!std::isnan(x)) var_sum += (x - mean) * (x - mean);
         }
       }

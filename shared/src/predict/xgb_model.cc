@@ -158,8 +158,9 @@ int TreeDepth(const RawTree& t) {
   return depth;
 }
 
-void FillComplete(const RawTree& t, int64_t node, uint32_t pos, int depth, int max_depth,
-                  uint32_t* feature, float* threshold, float* leaves) {
+template <typename SplitT>
+void FillComplete(const RawTree& t, int64_t node, uint32_t pos, int depth, int max_depth, SplitT* splits,
+                  float* leaves) {
   const uint32_t internal = (1u << max_depth) - 1;
   if (depth == max_depth) {
     leaves[pos - internal] = static_cast<float>(t.condition[node]);
@@ -168,17 +169,15 @@ void FillComplete(const RawTree& t, int64_t node, uint32_t pos, int depth, int m
   if (t.left[node] == -1) {
     // Padding: NaN threshold makes every value (and a missing one, with the
     // default-right bit clear) go left, down to the replicated leaf.
-    feature[pos] = 0;
-    threshold[pos] = std::numeric_limits<float>::quiet_NaN();
-    FillComplete(t, node, 2 * pos + 1, depth + 1, max_depth, feature, threshold, leaves);
-    FillComplete(t, node, 2 * pos + 2, depth + 1, max_depth, feature, threshold, leaves);
+    splits[pos] = {0, std::numeric_limits<float>::quiet_NaN()};
+    FillComplete(t, node, 2 * pos + 1, depth + 1, max_depth, splits, leaves);
+    FillComplete(t, node, 2 * pos + 2, depth + 1, max_depth, splits, leaves);
     return;
   }
-  feature[pos] = static_cast<uint32_t>(t.feature[node]) |
-                 (t.default_left[node] ? 0u : kDefaultRightBit);
-  threshold[pos] = static_cast<float>(t.condition[node]);
-  FillComplete(t, t.left[node], 2 * pos + 1, depth + 1, max_depth, feature, threshold, leaves);
-  FillComplete(t, t.right[node], 2 * pos + 2, depth + 1, max_depth, feature, threshold, leaves);
+  splits[pos] = {static_cast<uint32_t>(t.feature[node]) | (t.default_left[node] ? 0u : kDefaultRightBit),
+                 static_cast<float>(t.condition[node])};
+  FillComplete(t, t.left[node], 2 * pos + 1, depth + 1, max_depth, splits, leaves);
+  FillComplete(t, t.right[node], 2 * pos + 2, depth + 1, max_depth, splits, leaves);
 }
 
 }  // namespace
@@ -267,13 +266,22 @@ Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
   if (m.complete_) {
     const uint32_t internal = (1u << m.max_depth_) - 1;
     const uint32_t leaves = 1u << m.max_depth_;
-    m.split_feature_.assign(static_cast<size_t>(internal) * raw.size(), 0);
-    m.split_threshold_.assign(static_cast<size_t>(internal) * raw.size(), 0.0f);
+    m.splits_.assign(static_cast<size_t>(internal) * raw.size(), Split{0, 0.0f});
     m.leaf_value_.assign(static_cast<size_t>(leaves) * raw.size(), 0.0f);
     for (size_t i = 0; i < raw.size(); ++i) {
-      FillComplete(raw[i], 0, 0, 0, m.max_depth_, m.split_feature_.data() + i * internal,
-                   m.split_threshold_.data() + i * internal, m.leaf_value_.data() + i * leaves);
+      FillComplete(raw[i], 0, 0, 0, m.max_depth_, m.splits_.data() + i * internal,
+                   m.leaf_value_.data() + i * leaves);
     }
+    static constexpr CompleteFn kByDepth[kMaxCompleteDepth + 1] = {
+        &PredictDepth<0, true>, &PredictDepth<1, true>, &PredictDepth<2, true>, &PredictDepth<3, true>,
+        &PredictDepth<4, true>, &PredictDepth<5, true>, &PredictDepth<6, true>, &PredictDepth<7, true>,
+        &PredictDepth<8, true>, &PredictDepth<9, true>, &PredictDepth<10, true>};
+    static constexpr CompleteFn kDenseByDepth[kMaxCompleteDepth + 1] = {
+        &PredictDepth<0, false>, &PredictDepth<1, false>, &PredictDepth<2, false>, &PredictDepth<3, false>,
+        &PredictDepth<4, false>, &PredictDepth<5, false>, &PredictDepth<6, false>, &PredictDepth<7, false>,
+        &PredictDepth<8, false>, &PredictDepth<9, false>, &PredictDepth<10, false>};
+    m.complete_fn_ = kByDepth[m.max_depth_];
+    m.complete_dense_fn_ = kDenseByDepth[m.max_depth_];
   } else {
     for (const RawTree& t : raw) {
       // Breadth-first renumbering so that right child = left child + 1.
@@ -303,33 +311,47 @@ Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
 }
 
 float XgbModel::Predict(const float* row) const {
-  return complete_ ? PredictComplete(row) : PredictGeneric(row);
+  if (!complete_) return PredictGeneric(row);
+  // One pass over the row decides whether any node can meet a missing value;
+  // most rows have none, and their walk skips the default-direction term.
+  bool any_missing = false;
+  for (int i = 0; i < num_features_; ++i) any_missing |= row[i] != row[i];
+  return (any_missing ? complete_fn_ : complete_dense_fn_)(splits_.data(), leaf_value_.data(), num_trees_,
+                                                           base_score_, row);
 }
 
-float XgbModel::PredictComplete(const float* row) const {
+// Walks kLanes trees level by level: the trees are independent, so their
+// loads overlap, and a branch-free step means no mispredictions. Leaf
+// values are added in tree order, as XGBoost does, for identical sums.
+template <int kDepth, bool kAnyMissing>
+float XgbModel::PredictDepth(const Split* splits, const float* leaves, int num_trees, float base,
+                             const float* row) {
+  constexpr uint32_t kInternal = (1u << kDepth) - 1;
+  constexpr uint32_t kLeaves = 1u << kDepth;
   constexpr int kLanes = 8;
-  const int depth = max_depth_;
-  const uint32_t internal = (1u << depth) - 1;
-  const uint32_t leaves = 1u << depth;
-  float sum = base_score_;
-  for (int t0 = 0; t0 < num_trees_; t0 += kLanes) {
-    const int lanes = std::min(kLanes, num_trees_ - t0);
-    uint32_t pos[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const uint32_t* feature = split_feature_.data() + static_cast<size_t>(t0) * internal;
-    const float* threshold = split_threshold_.data() + static_cast<size_t>(t0) * internal;
-    for (int d = 0; d < depth; ++d) {
-      for (int k = 0; k < lanes; ++k) {
-        const uint32_t f = feature[k * internal + pos[k]];
-        const float x = row[f & ~kDefaultRightBit];
-        const float th = threshold[k * internal + pos[k]];
-        // x >= th is false for a missing x (NaN); then the default bit decides.
-        const uint32_t right = static_cast<uint32_t>(x >= th) |
-                               (static_cast<uint32_t>(std::isnan(x)) & (f >> 31));
-        pos[k] = 2 * pos[k] + 1 + right;
-      }
+  float sum = base;
+  auto step = [row](const Split& n, uint32_t pos) {
+    const float x = row[n.feature & ~kDefaultRightBit];
+    // x >= threshold is false for a missing x (NaN); then the default bit decides.
+    uint32_t right = static_cast<uint32_t>(x >= n.threshold);
+    if constexpr (kAnyMissing) right |= static_cast<uint32_t>(x != x) & (n.feature >> 31);
+    return 2 * pos + 1 + right;
+  };
+  int t = 0;
+  for (; t + kLanes <= num_trees; t += kLanes) {
+    uint32_t pos[kLanes] = {};
+    const Split* s = splits + static_cast<size_t>(t) * kInternal;
+    for (int d = 0; d < kDepth; ++d) {
+      for (int k = 0; k < kLanes; ++k) pos[k] = step(s[k * kInternal + pos[k]], pos[k]);
     }
-    const float* leaf = leaf_value_.data() + static_cast<size_t>(t0) * leaves;
-    for (int k = 0; k < lanes; ++k) sum += leaf[k * leaves + pos[k] - internal];
+    const float* leaf = leaves + static_cast<size_t>(t) * kLeaves;
+    for (int k = 0; k < kLanes; ++k) sum += leaf[k * kLeaves + pos[k] - kInternal];
+  }
+  for (; t < num_trees; ++t) {
+    uint32_t pos = 0;
+    const Split* s = splits + static_cast<size_t>(t) * kInternal;
+    for (int d = 0; d < kDepth; ++d) pos = step(s[pos], pos);
+    sum += leaves[static_cast<size_t>(t) * kLeaves + pos - kInternal];
   }
   return sum;
 }
@@ -350,8 +372,7 @@ float XgbModel::PredictGeneric(const float* row) const {
 }
 
 size_t XgbModel::MemoryBytes() const {
-  return split_feature_.capacity() * sizeof(uint32_t) + split_threshold_.capacity() * sizeof(float) +
-         leaf_value_.capacity() * sizeof(float) + nodes_.capacity() * sizeof(Node) +
+  return splits_.capacity() * sizeof(Split) + leaf_value_.capacity() * sizeof(float) + nodes_.capacity() * sizeof(Node) +
          roots_.capacity() * sizeof(uint32_t) + sizeof(*this);
 }
 

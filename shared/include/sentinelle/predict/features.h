@@ -111,6 +111,8 @@ class FeatureBuilder {
 
  private:
   double At(size_t input, int steps_back) const;
+  // The last w windows of an input, oldest first, contiguous (w <= capacity_).
+  const double* Window(size_t input, int w) const;
 
   FeatureSpec spec_;
   size_t width_ = 0;
@@ -118,7 +120,7 @@ class FeatureBuilder {
   std::vector<int> series_input_, meteo_input_;
   int wind_speed_input_ = -1, wind_dir_input_ = -1;
   int capacity_ = 0;
-  std::vector<double> ring_;  // capacity_ windows x inputs_.size(), NaN = missing
+  std::vector<double> ring_;  // per input 2 x capacity_ windows (mirrored), NaN = missing
   int head_ = -1;             // slot of the latest window
   int64_t last_end_s_ = 0;
 };

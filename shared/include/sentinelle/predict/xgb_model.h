@@ -61,7 +61,14 @@ class XgbModel {
     uint32_t feature;  // feature index; bit 31 set = missing goes right
     float value;       // threshold, or leaf value
   };
-  float PredictComplete(const float* row) const;
+  struct Split {
+    uint32_t feature;  // bit 31 set = missing goes right
+    float threshold;   // NaN for padding (always left)
+  };
+  using CompleteFn = float (*)(const Split*, const float*, int, float, const float*);
+  template <int kDepth, bool kAnyMissing>
+  static float PredictDepth(const Split* splits, const float* leaves, int num_trees, float base,
+                            const float* row);
   float PredictGeneric(const float* row) const;
 
   int num_features_ = 0;
@@ -70,10 +77,12 @@ class XgbModel {
   float base_score_ = 0.0f;
   std::string objective_;
   bool complete_ = false;
-  // Complete layout: per tree (2^depth - 1) internal nodes, 2^depth leaves.
-  std::vector<uint32_t> split_feature_;
-  std::vector<float> split_threshold_;
+  // Complete layout: per tree (2^depth - 1) internal nodes, 2^depth leaves,
+  // walked by a routine specialised for the depth.
+  std::vector<Split> splits_;
   std::vector<float> leaf_value_;
+  CompleteFn complete_fn_ = nullptr;          // for rows with a missing value
+  CompleteFn complete_dense_fn_ = nullptr;    // for rows without
   // Generic layout.
   std::vector<Node> nodes_;
   std::vector<uint32_t> roots_;
