@@ -8,6 +8,7 @@ PACKAGES=(
   nlohmann-json3-dev libcurl4-openssl-dev prometheus-cpp-dev libcivetweb-dev
   libspdlog-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients prometheus curl python3
+  openssl docker-compose prometheus-blackbox-exporter
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
