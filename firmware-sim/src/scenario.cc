@@ -139,6 +139,9 @@ Result<FaultSpec> ParseFaultFlag(std::string_view text, int64_t default_start_s)
   });
   if (!s.ok()) return s.error();
   if (!has_end) f.end_s = f.start_s + 3600;
+  if (f.type == FaultType::kSpike && text.find("probability=") == std::string_view::npos) {
+    f.probability = kDefaultSpikeProbability;
+  }
   if (f.end_s <= f.start_s) return MakeError(flag + ": end must be after start");
   if (!f.variables.empty() && !IsVariableFault(f.type)) {
     return MakeError(flag + ": vars only apply to dropout, stuck, spike, drift and nan");
@@ -250,6 +253,7 @@ FaultSpec ParseFault(const json& j, const std::string& path, const Scenario& sc,
   }
   if (j.contains("value")) f.value = o.Number("value", -1e6, 1e6);
   if (j.contains("probability")) f.probability = o.Number("probability", 0, 1);
+  else if (f.type == FaultType::kSpike) f.probability = kDefaultSpikeProbability;
   if (j.contains("magnitude")) f.magnitude = o.Number("magnitude", -1e6, 1e6);
   if (j.contains("per_day")) f.per_day = o.Number("per_day", -1e6, 1e6);
   if (j.contains("gain_per_day")) f.gain_per_day = o.Number("gain_per_day", -10, 10);

@@ -25,6 +25,10 @@ TEST(ScenarioTest, FaultFlag) {
   EXPECT_EQ(d->station, "*");
   EXPECT_EQ(d->start_s, 1000);
   EXPECT_EQ(d->end_s, 4600);
+  EXPECT_EQ(d->probability, 1.0);
+  // Spikes are isolated unless asked otherwise.
+  EXPECT_EQ(ParseFaultFlag("spike", 0)->probability, kDefaultSpikeProbability);
+  EXPECT_EQ(ParseFaultFlag("spike,probability=0.5", 0)->probability, 0.5);
 }
 
 TEST(ScenarioTest, FaultFlagErrorsNameTheProblem) {

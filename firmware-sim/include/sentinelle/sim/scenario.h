@@ -33,6 +33,8 @@ std::string_view FaultTypeName(FaultType t);
 std::optional<FaultType> FaultTypeFromName(std::string_view name);
 // True for faults that act on chosen variables (dropout, stuck, spike, drift, nan).
 bool IsVariableFault(FaultType t);
+// Spikes are isolated: unless told otherwise, 5 % of records.
+inline constexpr double kDefaultSpikeProbability = 0.05;
 
 struct FaultSpec {
   FaultType type = FaultType::kDropout;
@@ -43,6 +45,7 @@ struct FaultSpec {
   // Parameters; each fault uses the ones documented in docs/SIMULATOR.md.
   std::optional<double> value;       // stuck: the constant (default: the last healthy value)
   double probability = 1.0;          // spike, nan, garbage, duplicate: chance per record
+                                     // (parsers default spikes to kDefaultSpikeProbability)
   double magnitude = 0;              // spike: added jump (default 2x the QC spike step)
   double per_day = 0;                // drift: additive drift per day (units of the variable)
   double gain_per_day = 0;           // drift: relative drift per day (0.02 = +2 %/day)
