@@ -9,6 +9,7 @@
 
 #include "sentinelle/agent/config.h"
 #include "sentinelle/agent/engine.h"
+#include "sentinelle/agent/prediction_service.h"
 #include "sentinelle/config.h"
 #include "sentinelle/log.h"
 #include "sentinelle/version.h"
@@ -62,9 +63,11 @@ int main(int argc, char** argv) {
   }
 
   sentinelle::agent::AgentConfig config;
+  sentinelle::agent::PredictionConfig prediction_config;
   try {
     config = sentinelle::agent::LoadAgentConfig(config_path);
     sentinelle::SetupLogging(config.log);
+    prediction_config = sentinelle::agent::PredictionConfig::FromAgentConfig(config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sentinelle-agent: %s\n", e.what());
     return 2;
@@ -79,10 +82,24 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Declared before the engine so that the engine (and its worker thread,
+  // which calls the prediction observer) is destroyed first.
+  std::unique_ptr<sentinelle::agent::PredictionService> prediction;
   auto engine = sentinelle::agent::Engine::Create(config);
   if (!engine) {
     spdlog::critical("agent: {}", engine.message());
     return 1;
+  }
+  if (prediction_config.enabled) {
+    auto p = sentinelle::agent::PredictionService::Create(
+        prediction_config, config.station_id, (*engine)->registry(),
+        [e = engine->get()](std::string payload) { return e->PublishPredictions(std::move(payload)); });
+    if (!p) {
+      spdlog::critical("agent: {}", p.message());
+      return 1;
+    }
+    prediction = std::move(p.value());
+    prediction->Attach(**engine);
   }
   if (auto st = (*engine)->Start(); !st) {
     spdlog::critical("agent: {}", st.message());

@@ -43,13 +43,13 @@ void Prefill(const std::string& path, const std::string& station, int n) {
     r.window_end_s = kEnd0 + 300LL * i;
     r.boot_id = "prefill";
     r.time = {true, "ntp"};
-    for (int v = 0; v < kVariableCount; ++v) {
-      r.values[v] = 10.0 + (i % 17) + v;
+    for (const auto& info : Variables()) {
+      const int v = static_cast<int>(info.variable);
+      // Plausible values (a strict decoder refuses an "ok" value out of range).
+      r.values[v] = info.min + (info.max - info.min) * (0.05 + 0.001 * (i % 17));
       r.qc[v] = QcFlag::kOk;
       r.samples[v] = 30;
     }
-    r.values[static_cast<int>(Variable::kCo)] = 0.5;
-    r.values[static_cast<int>(Variable::kWindDirDeg)] = 180;
     r.aqi = 55;
     r.aqi_dominant = Variable::kPm25;
     if (auto st = (*store)->Commit(r); !st) {
@@ -105,6 +105,7 @@ Outcome Run(MosquittoBroker& broker, int n, int batch, int inflight, int run_id)
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   o.confirmed = n - (*engine)->GetSnapshot().unconfirmed;
   o.messages = peer.messages();
+  if (peer.rejected() > 0) std::fprintf(stderr, "peer rejected %zu payloads\n", peer.rejected());
   (*engine)->Stop();
   return o;
 }

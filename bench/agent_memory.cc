@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     const int64_t ts = kT0 + int64_t{i} * 10000;
     if (!agent.WriteStdin(EncodeSensorLine(ts, v, present) + "\n")) return 1;
     // Pace to 10,000x: 10 simulated seconds per line = 1 ms real.
-    const auto due = start + std::chrono::microseconds(static_cast<int64_t>(i * 10000 * 1000 / speed));
+    const auto due = start + std::chrono::microseconds(static_cast<int64_t>(int64_t{i} * 10000 * 1000 / speed));
     std::this_thread::sleep_until(due);
     if (i % 50 == 0) rss.push_back(StatusKb(agent.pid(), "VmRSS"));
   }
@@ -97,6 +97,16 @@ int main(int argc, char** argv) {
   WaitFor([&] { return peer.acked_count() >= windows; }, std::chrono::seconds(30));
   rss.push_back(StatusKb(agent.pid(), "VmRSS"));
   const long hwm = StatusKb(agent.pid(), "VmHWM");
+  const long anon = StatusKb(agent.pid(), "RssAnon");
+  const long file = StatusKb(agent.pid(), "RssFile");
+  long pss = -1;
+  {
+    std::ifstream in("/proc/" + std::to_string(agent.pid()) + "/smaps_rollup");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("Pss:", 0) == 0) pss = std::atol(line.c_str() + 4);
+    }
+  }
   std::vector<long> second_half(rss.begin() + static_cast<std::ptrdiff_t>(rss.size() / 2), rss.end());
   std::sort(second_half.begin(), second_half.end());
   agent.Signal(SIGTERM);
@@ -108,6 +118,9 @@ int main(int argc, char** argv) {
               second_half[second_half.size() / 2] / 1024.0);
   std::printf("steady RSS, max of 2nd half:                 %.2f MiB\n", second_half.back() / 1024.0);
   std::printf("peak RSS (VmHWM):                            %.2f MiB\n", hwm / 1024.0);
+  std::printf("at the end: RssAnon %.2f MiB (heap, stacks), RssFile %.2f MiB (mapped "
+              "libraries and binary, shared clean pages), Pss %.2f MiB\n",
+              anon / 1024.0, file / 1024.0, pss / 1024.0);
   std::printf("exit code after SIGTERM: %d\n", rc);
   return 0;
 }

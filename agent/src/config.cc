@@ -104,6 +104,10 @@ AgentConfig Parse(ConfigReader& r) {
     if (!p->is_object()) Bad(source, "prediction", "must be an object");
     c.prediction = *p;
   }
+  if (const nlohmann::json* u = r.Raw("updater")) {
+    if (!u->is_object()) Bad(source, "updater", "must be an object");
+    c.updater = *u;
+  }
   r.RejectUnknown();
   return c;
 }

@@ -90,6 +90,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(AgentConfig config, Env* env) {
   mo.connect_timeout_s = c.mqtt.connect_timeout_s;
   mo.max_inflight = std::max(64, c.mqtt.max_inflight_messages * 2);
   mo.subscriptions = {e->topics_.Ack(c.station_id), e->topics_.Commands(c.station_id)};
+  // Model manifests for every scope (docs/PROTOCOL.md, "Topics per scope").
+  mo.subscriptions.push_back(e->topics_.AllManifests());
+  mo.subscriptions.push_back(c.topic_prefix + "/models/+/+/linear/manifest");
+  mo.subscriptions.push_back(c.topic_prefix + "/models/+/+/stations/" + c.station_id + "/manifest");
   mo.will_topic = e->topics_.Status(c.station_id);
   {
     std::lock_guard lock(e->mu_);
@@ -111,7 +115,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(AgentConfig config, Env* env) {
           if (self->incoming_.size() < 10000) self->incoming_.push_back({topic, payload});
         }
         self->Wake();
-      });
+      },
+      [self] { self->Wake(); });  // a PUBACK frees an in-flight slot
   if (!mqtt) return mqtt.error();
   e->mqtt_ = std::move(*mqtt);
   spdlog::info("agent: station {} boot {} store {} (last seq {}, last window {}, {} unconfirmed)",
@@ -546,6 +551,10 @@ void Engine::HandleIncomingLocked(const Incoming& msg, int64_t now,
     commands.push_back(std::move(*cmd));
     return;
   }
+  if (msg.topic.rfind(topics_.prefix() + "/models/", 0) == 0) {
+    if (manifest_queue_.size() < 256) manifest_queue_.push_back(msg);
+    return;
+  }
   spdlog::debug("mqtt: message on unexpected topic {}", msg.topic);
 }
 
@@ -567,6 +576,7 @@ void Engine::WorkerLoop() {
     }
     std::deque<Reading> to_observe;
     std::vector<Command> commands;
+    std::deque<Incoming> manifests;
     bool done = false;
     {
       std::lock_guard lock(mu_);
@@ -585,6 +595,7 @@ void Engine::WorkerLoop() {
         last_status_mono_ms_ = now;
       }
       to_observe.swap(observer_queue_);
+      manifests.swap(manifest_queue_);
       if (stopping_) {
         if (flush_deadline < 0) flush_deadline = now + config_.mqtt.shutdown_flush_ms;
         done = !link_up_ || store_->unconfirmed() == 0 || now >= flush_deadline;
@@ -605,6 +616,15 @@ void Engine::WorkerLoop() {
           obs(c);
         } catch (const std::exception& e) {
           spdlog::error("agent: command observer threw: {}", e.what());
+        }
+      }
+    }
+    for (const Incoming& m : manifests) {
+      for (const auto& obs : manifest_observers_) {
+        try {
+          obs(m.topic, m.payload);
+        } catch (const std::exception& e) {
+          spdlog::error("agent: manifest observer threw: {}", e.what());
         }
       }
     }
@@ -647,6 +667,11 @@ void Engine::SetModelInfoProvider(ModelInfoProvider provider) {
 void Engine::AddCommandObserver(CommandObserver observer) {
   std::lock_guard lock(mu_);
   command_observers_.push_back(std::move(observer));
+}
+
+void Engine::AddManifestObserver(ManifestObserver observer) {
+  std::lock_guard lock(mu_);
+  manifest_observers_.push_back(std::move(observer));
 }
 
 Status Engine::PublishPredictions(std::string payload) {

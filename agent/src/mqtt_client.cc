@@ -10,10 +10,12 @@ namespace sentinelle::agent {
 class MqttClient::Impl final : public virtual mqtt::callback,
                                public virtual mqtt::iaction_listener {
  public:
-  Impl(MqttClientOptions o, ConnectionHandler on_conn, MessageHandler on_msg)
+  Impl(MqttClientOptions o, ConnectionHandler on_conn, MessageHandler on_msg,
+       std::function<void()> on_delivered)
       : options_(std::move(o)),
         on_connection_(std::move(on_conn)),
         on_message_(std::move(on_msg)),
+        on_delivered_(std::move(on_delivered)),
         client_(options_.uri, options_.client_id, static_cast<mqtt::iclient_persistence*>(nullptr)) {
     client_.set_callback(*this);
   }
@@ -98,6 +100,13 @@ class MqttClient::Impl final : public virtual mqtt::callback,
       spdlog::error("mqtt: message handler: {}", e.what());
     }
   }
+  void delivery_complete(mqtt::delivery_token_ptr) override {
+    try {
+      if (on_delivered_) on_delivered_();
+    } catch (const std::exception& e) {
+      spdlog::error("mqtt: delivery handler: {}", e.what());
+    }
+  }
   // mqtt::iaction_listener (the connect attempt only)
   void on_failure(const mqtt::token& tok) override {
     Notify(false, "connect failed (rc " + std::to_string(tok.get_return_code()) + ")");
@@ -115,15 +124,17 @@ class MqttClient::Impl final : public virtual mqtt::callback,
   MqttClientOptions options_;
   ConnectionHandler on_connection_;
   MessageHandler on_message_;
+  std::function<void()> on_delivered_;
   mutable mqtt::async_client client_;
 };
 
 Result<std::unique_ptr<MqttClient>> MqttClient::Create(MqttClientOptions options,
                                                        ConnectionHandler on_connection,
-                                                       MessageHandler on_message) {
+                                                       MessageHandler on_message,
+                                                       std::function<void()> on_delivered) {
   try {
     auto impl = std::make_unique<Impl>(std::move(options), std::move(on_connection),
-                                       std::move(on_message));
+                                       std::move(on_message), std::move(on_delivered));
     return std::unique_ptr<MqttClient>(new MqttClient(std::move(impl)));
   } catch (const std::exception& e) {
     return MakeError(std::string("mqtt client: ") + e.what());

@@ -1,7 +1,7 @@
 // Agent configuration (JSON, every key documented in configs/agent.example.json
 // and docs/OPERATIONS.md, "Agent"). Unknown keys are rejected at start-up,
-// except inside the opaque `prediction` sub-object, which is handed as-is to
-// the on-station prediction code.
+// except inside the opaque `prediction` and `updater` sub-objects, which are
+// handed as-is to the on-station prediction code and the model updater.
 #pragma once
 
 #include <cstdint>
@@ -91,6 +91,8 @@ struct AgentConfig {
   LogConfig log;
   // Opaque: parsed by the prediction code, never validated here.
   nlohmann::json prediction = nlohmann::json::object();
+  // Opaque: parsed by the model updater (UpdaterConfig::FromAgentConfig).
+  nlohmann::json updater = nlohmann::json::object();
 };
 
 // Throws ConfigError naming the key on any invalid or unknown setting.

@@ -58,6 +58,8 @@ class Engine {
   using ReadingObserver = std::function<void(const Reading&)>;
   using ModelInfoProvider = std::function<std::vector<ModelVersionInfo>()>;
   using CommandObserver = std::function<void(const Command&)>;
+  using ManifestObserver =
+      std::function<void(const std::string& topic, const std::string& payload)>;
 
   // Opens the store and prepares the stages; starts nothing. `env` (not
   // owned, must outlive the engine) overrides the clock for tests; by default
@@ -91,6 +93,13 @@ class Engine {
   // Receives every valid command (backfill/resync are also handled here;
   // rollback is only logged and forwarded). Register before Start().
   void AddCommandObserver(CommandObserver observer);
+  // Receives every message on the model manifest topics the engine
+  // subscribes to ({p}/models/+/+/manifest, {p}/models/+/+/linear/manifest,
+  // {p}/models/+/+/stations/{id}/manifest), raw and unvalidated (the
+  // observer decodes and verifies), on the worker thread without engine
+  // locks. It must not block: the model updater only queues. Register
+  // before Start().
+  void AddManifestObserver(ManifestObserver observer);
   // Publishes `payload` (a prediction batch, encoded by the caller) on
   // {p}/stations/{id}/predictions at QoS 1 when connected. When offline it is
   // dropped, counted (drops_total{reason="predictions_offline"}) and an error
@@ -192,6 +201,8 @@ class Engine {
   bool models_refreshed_ = false;
   std::vector<ReadingObserver> observers_;
   std::vector<CommandObserver> command_observers_;
+  std::vector<ManifestObserver> manifest_observers_;
+  std::deque<Incoming> manifest_queue_;
   uint64_t rng_state_;
 
   std::mutex in_mu_;  // guards the two below; never held with mu_ taken after it

@@ -41,9 +41,11 @@ class MqttClient {
   using MessageHandler = std::function<void(const std::string& topic, const std::string& payload)>;
 
   // Returns an error for an unusable URI or client id.
+  // on_delivered (optional) runs when the broker acknowledged a publish.
   static Result<std::unique_ptr<MqttClient>> Create(MqttClientOptions options,
                                                     ConnectionHandler on_connection,
-                                                    MessageHandler on_message);
+                                                    MessageHandler on_message,
+                                                    std::function<void()> on_delivered = {});
   ~MqttClient();
 
   // Starts one connection attempt; the outcome arrives through the handler.
