@@ -27,7 +27,7 @@ Status Collector::Start() {
   mqtt_ = std::make_unique<MqttLink>(
       config_.mqtt,
       [this](std::string_view topic, std::string_view payload, int64_t arrival_ms) {
-        (void)pipeline_->Offer(topic, payload, arrival_ms);
+        pipeline_->Submit(topic, payload, arrival_ms);
       },
       metrics_.get(), env_);
   pipeline_ = std::make_unique<IngestPipeline>(config_, store_.get(), ledger_.get(), health_.get(),

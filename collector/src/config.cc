@@ -58,6 +58,7 @@ CollectorConfig LoadCollectorConfig(ConfigReader& r) {
   i.queue_capacity = Positive(r, "ingest.queue_capacity", i.queue_capacity);
   i.enqueue_timeout_ms = r.Get<int>("ingest.enqueue_timeout_ms", i.enqueue_timeout_ms);
   i.max_batch_readings = Positive(r, "ingest.max_batch_readings", i.max_batch_readings);
+  i.decoder_threads = Positive(r, "ingest.decoder_threads", i.decoder_threads);
   i.future_tolerance_s = r.Get<int>("ingest.future_tolerance_s", i.future_tolerance_s);
   i.clock_tolerance_s = Positive(r, "ingest.clock_tolerance_s", i.clock_tolerance_s);
   i.require_registered = r.Get<bool>("ingest.require_registered", i.require_registered);

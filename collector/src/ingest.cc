@@ -58,12 +58,30 @@ Status IngestPipeline::Start() {
   last_maintenance_ms_ = env_->WallMs();
   stopping_ = false;
   writer_ = std::thread([this] { WriterLoop(); });
+  shards_.clear();
+  for (int i = 0; i < std::max(1, config_.ingest.decoder_threads); ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+    Shard* shard = shards_.back().get();
+    shard->thread = std::thread([this, shard] { DecoderLoop(shard); });
+  }
   started_ = true;
   return Status::Ok();
 }
 
 void IngestPipeline::Stop() {
   if (!started_.exchange(false)) return;
+  // Decoders first (they drain into the writer's queue), then the writer.
+  for (auto& shard : shards_) {
+    {
+      std::lock_guard<std::mutex> lock(shard->mu);
+      shard->stopping = true;
+    }
+    shard->not_empty.notify_all();
+    shard->not_full.notify_all();
+  }
+  for (auto& shard : shards_) {
+    if (shard->thread.joinable()) shard->thread.join();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -79,8 +97,53 @@ void IngestPipeline::NoteRegistered(const std::string& station_id) {
 }
 
 size_t IngestPipeline::QueueDepth() const {
+  size_t n = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    n += shard->queue.size();
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
+  return n + queue_.size();
+}
+
+void IngestPipeline::Submit(std::string_view topic, std::string_view payload,
+                            int64_t arrival_ms) {
+  auto parsed = topics_.ParseStation(topic);
+  if (!parsed || shards_.empty()) {
+    (void)Offer(topic, payload, arrival_ms);  // rejected on this thread, cheaply
+    return;
+  }
+  Shard& shard = *shards_[std::hash<std::string>{}(parsed->station_id) % shards_.size()];
+  const size_t capacity = static_cast<size_t>(
+      std::max<int64_t>(1, config_.ingest.queue_capacity / static_cast<int64_t>(shards_.size())));
+  std::unique_lock<std::mutex> lock(shard.mu);
+  if (shard.queue.size() >= capacity) {
+    shard.not_full.wait_for(lock, std::chrono::milliseconds(config_.ingest.enqueue_timeout_ms),
+                            [&] { return shard.queue.size() < capacity || shard.stopping; });
+    if (shard.queue.size() >= capacity || shard.stopping) {
+      lock.unlock();
+      (void)Reject(RejectReason::kQueueFull, parsed->station_id + ": decoder queue full");
+      return;
+    }
+  }
+  shard.queue.push_back(Raw{std::string(topic), std::string(payload), arrival_ms});
+  lock.unlock();
+  shard.not_empty.notify_one();
+}
+
+void IngestPipeline::DecoderLoop(Shard* shard) {
+  while (true) {
+    Raw raw;
+    {
+      std::unique_lock<std::mutex> lock(shard->mu);
+      shard->not_empty.wait(lock, [&] { return !shard->queue.empty() || shard->stopping; });
+      if (shard->queue.empty()) return;  // stopping and drained
+      raw = std::move(shard->queue.front());
+      shard->queue.pop_front();
+    }
+    shard->not_full.notify_one();
+    (void)Offer(raw.topic, raw.payload, raw.arrival_ms);
+  }
 }
 
 OfferResult IngestPipeline::Reject(RejectReason reason, std::string detail) {

@@ -5,6 +5,7 @@
 
 #include "process.h"
 #include "sentinelle/collector/auth.h"
+#include "sentinelle/collector/config.h"
 #include "sentinelle/collector/gap_ledger.h"
 #include "sentinelle/collector/health.h"
 #include "sentinelle/collector/import.h"
@@ -449,6 +450,22 @@ TEST(ImportTest, ValidatesWholeFileThenImportsOnce) {
   auto none = store->GetStation("st-imp2");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
+}
+
+TEST(ConfigTest, ExampleConfigLoadsAndUnknownKeysAreRefused) {
+  auto c = LoadCollectorConfigFile(std::string(SENTINELLE_SOURCE_DIR) +
+                                   "/configs/collector.example.json");
+  EXPECT_EQ(c.http.listen, "127.0.0.1:8080");
+  ASSERT_EQ(c.http.tokens.size(), 3u);
+  EXPECT_EQ(c.http.tokens[1].role, Role::kDataScientist);
+  ConfigReader typo = ConfigReader::FromString(R"({"gaps": {"grace": 5}})");
+  EXPECT_THROW(LoadCollectorConfig(typo), ConfigError);
+  ConfigReader bad_hash = ConfigReader::FromString(
+      R"({"http": {"tokens": [{"name": "x", "role": "admin", "sha256": "abc"}]}})");
+  EXPECT_THROW(LoadCollectorConfig(bad_hash), ConfigError);
+  ConfigReader bad_role = ConfigReader::FromString(R"({"http": {"tokens": [{"name": "x",
+      "role": "root", "sha256": "0000000000000000000000000000000000000000000000000000000000000000"}]}})");
+  EXPECT_THROW(LoadCollectorConfig(bad_role), ConfigError);
 }
 
 }  // namespace

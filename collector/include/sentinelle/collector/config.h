@@ -47,6 +47,10 @@ struct IngestConfig {
   // max_batch_readings readings) into one transaction; while it commits, the
   // next batch accumulates, so batches grow with the load.
   int max_batch_readings = 20000;
+  // Threads decoding and validating payloads off the MQTT callback thread.
+  // Stations are sharded over them (one station always goes to the same
+  // thread), so each station's messages keep their order.
+  int decoder_threads = 2;
   // Readings whose window ends later than arrival + future_tolerance_s are rejected.
   int future_tolerance_s = 300;
   // Live readings whose window end differs from their arrival time by more

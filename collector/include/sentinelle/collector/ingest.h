@@ -65,8 +65,13 @@ class IngestPipeline {
   // then stops the writer. Idempotent.
   void Stop();
 
-  // Validates one MQTT message and queues it. Thread-safe, never throws.
+  // Validates one MQTT message and queues it for the writer, on the calling
+  // thread. Thread-safe, never throws.
   OfferResult Offer(std::string_view topic, std::string_view payload, int64_t arrival_ms);
+  // What the MQTT callback calls: copies the message to the decoder thread
+  // of its station (blocking up to enqueue_timeout_ms when that thread is
+  // behind, then dropping and counting it as queue_full), which runs Offer.
+  void Submit(std::string_view topic, std::string_view payload, int64_t arrival_ms);
 
   // A station created through the registry (so require_registered admits it).
   void NoteRegistered(const std::string& station_id);
@@ -88,6 +93,20 @@ class IngestPipeline {
     std::string raw;
     int64_t arrival_ms = 0;
   };
+  struct Raw {
+    std::string topic;
+    std::string payload;
+    int64_t arrival_ms = 0;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::condition_variable not_empty;
+    std::condition_variable not_full;
+    std::deque<Raw> queue;
+    bool stopping = false;
+    std::thread thread;
+  };
+  void DecoderLoop(Shard* shard);
   OfferResult Reject(RejectReason reason, std::string detail);
   bool Enqueue(Item item);
   void WriterLoop();
@@ -112,6 +131,7 @@ class IngestPipeline {
   std::deque<Item> queue_;
   bool stopping_ = false;
   std::thread writer_;
+  std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<bool> started_{false};
   std::atomic<bool> store_writable_{true};
   std::atomic<int64_t> commits_{0};

@@ -1,0 +1,13 @@
+# Collector benchmarks (small programs; figures in docs/PERFORMANCE.md, "Collector").
+#   collector_ingest_bench: MQTT -> committed SQLite throughput and publish->ack
+#                           latency with N simulated stations (real Mosquitto
+#                           from tests/support, collector in-process).
+#   collector_query_bench:  one station's last 24 h from a year of history for
+#                           100 stations.
+if(TARGET sentinelle_test_support)
+  add_executable(collector_ingest_bench ${CMAKE_CURRENT_SOURCE_DIR}/collector_ingest.cc)
+  target_link_libraries(collector_ingest_bench PRIVATE sentinelle::collector
+                        sentinelle_test_support PahoMqttCpp::paho-mqttpp3 sentinelle_warnings)
+endif()
+add_executable(collector_query_bench ${CMAKE_CURRENT_SOURCE_DIR}/collector_query.cc)
+target_link_libraries(collector_query_bench PRIVATE sentinelle::collector sentinelle_warnings)
