@@ -9,6 +9,7 @@
 
 #include "sentinelle/agent/config.h"
 #include "sentinelle/agent/engine.h"
+#include "sentinelle/agent/model_updater.h"
 #include "sentinelle/agent/prediction_service.h"
 #include "sentinelle/config.h"
 #include "sentinelle/log.h"
@@ -64,10 +65,12 @@ int main(int argc, char** argv) {
 
   sentinelle::agent::AgentConfig config;
   sentinelle::agent::PredictionConfig prediction_config;
+  sentinelle::agent::UpdaterConfig updater_config;
   try {
     config = sentinelle::agent::LoadAgentConfig(config_path);
     sentinelle::SetupLogging(config.log);
     prediction_config = sentinelle::agent::PredictionConfig::FromAgentConfig(config);
+    updater_config = sentinelle::agent::UpdaterConfig::FromAgentConfig(config);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sentinelle-agent: %s\n", e.what());
     return 2;
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
   // Declared before the engine so that the engine (and its worker thread,
   // which calls the prediction observer) is destroyed first.
   std::unique_ptr<sentinelle::agent::PredictionService> prediction;
+  std::unique_ptr<sentinelle::agent::ModelUpdater> updater;  // uses `prediction`
   auto engine = sentinelle::agent::Engine::Create(config);
   if (!engine) {
     spdlog::critical("agent: {}", engine.message());
@@ -101,6 +105,20 @@ int main(int argc, char** argv) {
     prediction = std::move(p.value());
     prediction->Attach(**engine);
   }
+  if (updater_config.enabled) {
+    auto u = sentinelle::agent::ModelUpdater::Create(
+        updater_config, config.station_id, config.topic_prefix, (*engine)->env(), (*engine)->registry(),
+        sentinelle::agent::MakePredictionServiceHook(prediction.get()));
+    if (!u) {
+      spdlog::critical("agent: {}", u.message());
+      return 1;
+    }
+    updater = std::move(u.value());
+    updater->Attach(**engine);
+    (*engine)->SetModelInfoProvider(
+        [u = updater.get(), p = prediction.get()] { return u->StatusModels(p); });
+    updater->Start();
+  }
   if (auto st = (*engine)->Start(); !st) {
     spdlog::critical("agent: {}", st.message());
     return 1;
@@ -114,5 +132,6 @@ int main(int argc, char** argv) {
     }
   }
   (*engine)->Stop();
+  if (updater) updater->Stop();
   return 0;
 }

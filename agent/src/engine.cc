@@ -12,7 +12,7 @@
 namespace sentinelle::agent {
 
 namespace {
-constexpr int64_t kWorkerTickMs = 20;
+constexpr int64_t kWorkerTickMs = 100;  // idle wake-ups; events wake the worker at once
 constexpr int64_t kCommitRetryMs = 1000;
 constexpr int kLogBudgetPer10s = 10;
 constexpr size_t kMaxQueuedBackfills = 64;

@@ -257,6 +257,10 @@ Status Store::Commit(Reading& reading) {
   unconfirmed_ = unconfirmed + 1;
   counters_.evicted_confirmed += delta.evicted_confirmed;
   counters_.dropped_unconfirmed += delta.dropped_unconfirmed;
+  if (delta.evicted_confirmed > 0) {
+    spdlog::info("store: disk budget full, evicted {} confirmed reading(s) to make room",
+                 delta.evicted_confirmed);
+  }
   for (int64_t lost : lost_seqs) {
     spdlog::warn("store: disk budget full, dropped unconfirmed reading seq {} (policy: oldest "
                  "unconfirmed after all confirmed)",

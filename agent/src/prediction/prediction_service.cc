@@ -199,7 +199,12 @@ Result<std::unique_ptr<PredictionService>> PredictionService::Create(
       return MakeError(std::string("prediction metrics: ") + e.what());
     }
   }
-  auto db = Db::Open(s->config_.db_path);
+  // Predictions are derived data: WAL with synchronous=NORMAL never corrupts
+  // and may lose only the last commits on power loss, without an fsync per
+  // window on the station's SD card.
+  DbOptions options;
+  options.synchronous = "NORMAL";
+  auto db = Db::Open(s->config_.db_path, options);
   if (!db) return MakeError("prediction store: " + db.message());
   im.db = std::move(db.value());
   if (Status st = im.db->Migrate(kMigrations); !st) return MakeError("prediction store: " + st.message());

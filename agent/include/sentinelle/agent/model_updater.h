@@ -127,6 +127,15 @@ struct ModelHandover {
 // the updater's thread.
 using InstallHook = std::function<Status(const ModelHandover&)>;
 
+class PredictionService;
+
+// The hook for the agent's prediction service: rescans its model directory
+// (PredictionService::Reload) and succeeds only when the chain then runs the
+// handed-over version in that slot. Shadow models are staged only: the
+// prediction service has no shadow slot, so they are verified and reported
+// but do not predict. `service` may be null (no prediction: always Ok).
+InstallHook MakePredictionServiceHook(PredictionService* service);
+
 struct SlotState {
   std::string target;
   int horizon_min = 0;
@@ -176,6 +185,9 @@ class ModelUpdater {
   // Active and shadow versions for the status message ("kind" of a shadow
   // entry is "{kind}-shadow").
   std::vector<ModelVersionInfo> ModelInfo() const;
+  // Status `models` for an agent running a prediction service: what its
+  // chain runs, plus the updater's shadow entries (no service: ModelInfo()).
+  std::vector<ModelVersionInfo> StatusModels(const PredictionService* service) const;
   std::vector<SlotState> Slots() const;
   std::vector<UpdateOutcome> Outcomes() const;
   // Refusals counted since start, by reason.
