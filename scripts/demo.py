@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""The whole Sentinelle network on one machine, on an accelerated clock.
+
+Started by scripts/demo.sh after setup and build. Runs a Mosquitto broker on
+a free loopback port, the collector on its embedded SQLite, and N stations
+(sentinelle-sim live -> sentinelle-agent, clock taken from the simulator),
+shows a live view, then stops everything cleanly and prints a summary.
+
+--check turns the demo into an end-to-end test: it exits non-zero when what a
+user would look for is not there (every station reported, windows contiguous
+and stored exactly once, nothing lost against the simulator's clock, the
+injected faults visible).
+"""
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_STATIONS = ["abj-plateau", "abj-cocody", "abj-yopougon", "abj-treichville", "abj-abobo",
+                    "abj-adjame", "abj-marcory", "abj-koumassi", "abj-port-bouet",
+                    "abj-attecoube"]
+INTERVAL_S = 300
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def utc(ts):
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Proc:
+    """A child process with its output in a log file."""
+
+    def __init__(self, name, argv, log_path, stdin=None):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=stdin,
+                                  start_new_session=True)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, timeout=15):
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+        return self.p.returncode
+
+
+class Demo:
+    def __init__(self, args):
+        self.args = args
+        self.bin = os.path.join(args.build_dir, "bin")
+        self.work = os.path.abspath(args.workdir)
+        if os.path.exists(self.work):
+            shutil.rmtree(self.work)
+        os.makedirs(self.work)
+        self.procs = []
+        self.stations = DEFAULT_STATIONS[: args.stations]
+        self.token = secrets.token_hex(16)
+        self.http_port = free_port()
+        self.broker_port = free_port()
+        # Simulated time: the live phase ends about now, so nothing is "in the future".
+        live_span_s = int(args.duration * args.speed)
+        now = int(time.time()) // INTERVAL_S * INTERVAL_S
+        self.live_start = now - live_span_s - 3600
+        self.history_start = self.live_start - args.history_days * 86400
+        self.failures = []
+
+    # ---------------------------------------------------------------- helpers
+    def path(self, *parts):
+        return os.path.join(self.work, *parts)
+
+    def start(self, name, argv, stdin=None):
+        p = Proc(name, argv, self.path(name + ".log"), stdin)
+        self.procs.append(p)
+        return p
+
+    def api(self, path):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}",
+                                     headers={"Authorization": "Bearer " + self.token})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return json.loads(r.read().decode())
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def wait_port(self, port, proc, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not proc.alive():
+                raise SystemExit(f"{proc.name} exited; see {proc.log_path}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"{proc.name} did not open port {port}; see {proc.log_path}")
+
+    def check(self, ok, what):
+        print(("  ok    " if ok else "  FAIL  ") + what)
+        if not ok:
+            self.failures.append(what)
+
+    # ----------------------------------------------------------------- phases
+    def start_broker(self):
+        conf = self.path("mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"listener {self.broker_port} 127.0.0.1\nallow_anonymous true\n"
+                    f"persistence true\npersistence_location {self.work}/\n"
+                    "max_queued_messages 100000\nlog_dest stdout\n")
+        p = self.start("mosquitto", ["/usr/sbin/mosquitto", "-c", conf])
+        self.wait_port(self.broker_port, p)
+
+    def history(self):
+        """Weeks of past readings, imported so the collector has history from the start."""
+        if self.args.history_days <= 0:
+            return
+        csv = self.path("history.csv")
+        subprocess.run([os.path.join(self.bin, "sentinelle-sim"), "generate",
+                        "--stations", str(len(self.stations)), "--start", utc(self.history_start),
+                        "--hours", str(self.args.history_days * 24), "--seed", "7",
+                        "--out", csv], check=True, stdout=subprocess.DEVNULL)
+        out = subprocess.run([os.path.join(self.bin, "sentinelle-collector"), "--config",
+                              self.path("collector.json"), "import", csv],
+                             check=True, capture_output=True, text=True)
+        print("  history: " + out.stdout.strip())
+
+    def collector_config(self):
+        cfg = {
+            "store": {"path": self.path("collector.db"), "synchronous": "NORMAL"},
+            "mqtt": {"uri": f"tcp://127.0.0.1:{self.broker_port}",
+                     "client_id": "sentinelle-collector-demo"},
+            "http": {"listen": f"127.0.0.1:{self.http_port}",
+                     "tokens": [{"name": "demo", "role": "admin",
+                                 "sha256": hashlib.sha256(self.token.encode()).hexdigest()}]},
+            # Simulated stations run in the past on an accelerated clock: their
+            # windows are legitimately far behind the collector's wall clock.
+            "ingest": {"clock_tolerance_s": int(self.args.duration * self.args.speed) + 2 * 86400},
+            "log": {"level": "info"},
+        }
+        with open(self.path("collector.json"), "w") as f:
+            json.dump(cfg, f, indent=2)
+
+    def start_collector(self):
+        p = self.start("collector", [os.path.join(self.bin, "sentinelle-collector"), "--config",
+                                     self.path("collector.json"), "run"])
+        self.wait_port(self.http_port, p)
+
+    def start_stations(self):
+        faults = {}
+        if len(self.stations) >= 2 and not self.args.no_faults:
+            # A calibration drift at one station, a stuck sensor at another.
+            span = self.args.duration * self.args.speed
+            faults[self.stations[1]] = [
+                f"drift,vars=o3,per_day=40,start={utc(self.live_start + int(span * 0.3))},"
+                f"end={utc(self.live_start + int(span) + 86400)}"]
+            faults[self.stations[0]] = [
+                f"stuck,vars=no2,start={utc(self.live_start + int(span * 0.5))},"
+                f"end={utc(self.live_start + int(span * 0.5) + 6 * 3600)}"]
+        self.metrics_ports = {}
+        for sid in self.stations:
+            os.makedirs(self.path(sid), exist_ok=True)
+            in_port, m_port = free_port(), free_port()
+            self.metrics_ports[sid] = m_port
+            cfg = {
+                "station_id": sid,
+                "clock": {"source": "input"},
+                "input": {"kind": "tcp", "tcp_port": in_port},
+                "store": {"path": self.path(sid, "agent.db"), "synchronous": "NORMAL"},
+                "mqtt": {"uri": f"tcp://127.0.0.1:{self.broker_port}",
+                         "client_id": "sentinelle-agent-" + sid, "status_interval_s": 5},
+                "metrics": {"listen": f"127.0.0.1:{m_port}"},
+                "log": {"level": "info"},
+            }
+            cfg_path = self.path(sid, "agent.json")
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f, indent=2)
+            agent = self.start("agent-" + sid, [os.path.join(self.bin, "sentinelle-agent"),
+                                                "--config", cfg_path])
+            self.wait_port(in_port, agent)
+            argv = [os.path.join(self.bin, "sentinelle-sim"), "live", "--station", sid,
+                    "--to", f"tcp:127.0.0.1:{in_port}", "--speed", str(self.args.speed),
+                    "--start", utc(self.live_start), "--seed", "7",
+                    "--hours", str(self.args.duration * self.args.speed / 3600.0),
+                    "--truth-log", self.path(sid, "truth.jsonl")]
+            for spec in faults.get(sid, []):
+                argv += ["--fault", spec + f",station={sid}"]
+            self.start("sim-" + sid, argv)
+
+    # ------------------------------------------------------------------- view
+    def latest_reading(self, station):
+        end = station.get("last_window_end")
+        if not end:
+            return {}
+        end_s = int(dt.datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ")
+                    .replace(tzinfo=dt.timezone.utc).timestamp())
+        r = self.api(f"/api/v1/stations/{station['id']}/readings?from={end_s}"
+                     f"&to={end_s + 1}") or {}
+        rows = r.get("readings", [])
+        return rows[-1] if rows else {}
+
+    def view(self, final=False):
+        stations = (self.api("/api/v1/stations") or {}).get("stations", [])
+        gaps = self.api("/api/v1/gaps") or {}
+        lines = [f"Sentinelle demo  speed {self.args.speed:g}x  "
+                 f"collector http://127.0.0.1:{self.http_port}  logs {self.work}", "",
+                 f"{'station':<17}{'health':<16}{'last window (sim)':<22}{'stored':>8}"
+                 f"{'AQI':>5} {'dominant':<9}{'fallback':>9}  models"]
+        for s in stations:
+            h = s.get("health") or {}
+            latest = self.latest_reading(s)
+            models = ", ".join(f"{m['target']}/{m['horizon_min']}:{m['kind']}"
+                               for m in h.get("models", [])[:3]) or "-"
+            lines.append(f"{s.get('id', '?'):<17}{h.get('state', '?'):<16}"
+                         f"{str(s.get('last_window_end') or '-'):<22}"
+                         f"{s.get('reading_count', 0):>8}"
+                         f"{str(latest.get('aqi', '-')):>5} {str(latest.get('aqi_dominant', '-')):<9}"
+                         f"{h.get('fallback_rate', 0):>9.2f}  {models}")
+        lines.append("")
+        lines.append(f"gaps: open {len(gaps.get('open', []))}  "
+                     f"outstanding seqs {gaps.get('outstanding_seqs', 0)}  "
+                     f"lost {len(gaps.get('lost', []))}")
+        if sys.stdout.isatty() and not final:
+            sys.stdout.write("\x1b[2J\x1b[H")
+        print("\n".join(lines), flush=True)
+
+    def run_live(self):
+        t_end = time.time() + self.args.duration
+        while time.time() < t_end or self.args.keep_running:
+            self.view()
+            for p in self.procs:
+                if p.name.startswith(("agent", "collector", "mosquitto")) and not p.alive():
+                    raise SystemExit(f"{p.name} died; see {p.log_path}")
+            time.sleep(self.args.refresh)
+        # Let the simulators finish their span and the agents drain their outboxes.
+        deadline = time.time() + 60
+        while time.time() < deadline and any(
+                p.alive() for p in self.procs if p.name.startswith("sim-")):
+            time.sleep(0.5)
+
+    # ---------------------------------------------------------------- summary
+    def summary(self):
+        print("\nSummary")
+        live_end = self.live_start + int(self.args.duration * self.args.speed)
+        for sid in self.stations:
+            r = self.api(f"/api/v1/stations/{sid}/readings?from={utc(self.live_start)}"
+                         f"&to={utc(live_end + 86400)}&format=json") or {}
+            readings = r.get("readings", [])
+            ends = [x["window_end"] for x in readings]
+            seqs = [x.get("seq") for x in readings if x.get("seq") is not None]
+            unique = len(set(ends)) == len(ends)
+            expected = (live_end - self.live_start) // INTERVAL_S
+            # The last windows may still be open when the simulator stops.
+            complete = len(ends) >= expected - 2
+            contiguous = all(
+                (dt.datetime.strptime(b, "%Y-%m-%dT%H:%M:%SZ") -
+                 dt.datetime.strptime(a, "%Y-%m-%dT%H:%M:%SZ")).total_seconds() == INTERVAL_S
+                for a, b in zip(ends, ends[1:]))
+            print(f"  {sid}: {len(ends)} live windows stored (simulator span {expected})")
+            self.check(len(ends) > 0, f"{sid} reported")
+            self.check(unique, f"{sid}: every window stored once")
+            self.check(complete and contiguous, f"{sid}: no window lost (contiguous, "
+                       f"{len(ends)}/{expected})")
+            if seqs:
+                self.check(seqs == sorted(seqs), f"{sid}: sequence numbers in order")
+        gaps = self.api("/api/v1/gaps") or {}
+        self.check(gaps.get("outstanding_seqs", 0) == 0, "gap ledger empty")
+        if not self.args.no_faults and len(self.stations) >= 2:
+            r = self.api(f"/api/v1/stations/{self.stations[0]}/readings?from="
+                         f"{utc(self.live_start)}&to={utc(live_end + 86400)}") or {}
+            stuck = sum(1 for x in r.get("readings", [])
+                        if x.get("values", {}).get("no2", {}).get("qc") == "stuck")
+            self.check(stuck > 0, f"injected stuck NO2 sensor flagged by QC ({stuck} windows)")
+        print(f"\nLogs and data: {self.work}")
+
+    def stop_all(self):
+        # Simulators first, then agents (they flush), then the collector and the broker.
+        order = ["sim-", "agent-", "collector", "mosquitto"]
+        for prefix in order:
+            for p in self.procs:
+                if p.name.startswith(prefix):
+                    rc = p.stop()
+                    if prefix in ("agent-", "collector") and rc not in (0, None):
+                        self.failures.append(f"{p.name} exited with {rc}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stations", type=int, default=5)
+    ap.add_argument("--speed", type=float, default=5000, help="simulated seconds per second")
+    ap.add_argument("--duration", type=float, default=120, help="real seconds of live run")
+    ap.add_argument("--history-days", type=int, default=28)
+    ap.add_argument("--keep-running", action="store_true")
+    ap.add_argument("--no-faults", action="store_true")
+    ap.add_argument("--check", action="store_true", help="assert the outcome, exit 1 if not")
+    ap.add_argument("--refresh", type=float, default=2.0)
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--workdir", default=os.path.join(ROOT, ".demo"))
+    args = ap.parse_args()
+    if not 1 <= args.stations <= len(DEFAULT_STATIONS):
+        ap.error(f"--stations must be 1..{len(DEFAULT_STATIONS)}")
+    demo = Demo(args)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        print("Starting broker, collector and stations ...")
+        demo.start_broker()
+        demo.collector_config()
+        demo.history()
+        demo.start_collector()
+        demo.start_stations()
+        demo.run_live()
+        time.sleep(3)
+        demo.view(final=True)
+        demo.summary()
+    except KeyboardInterrupt:
+        print("\ninterrupted")
+    finally:
+        demo.stop_all()
+    if demo.failures:
+        print("\nFAILED: " + "; ".join(demo.failures))
+        return 1 if args.check else 0
+    print("All processes stopped cleanly.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
