@@ -121,6 +121,23 @@ TEST(LiveTest, UnixSocketFeed) {
   EXPECT_TRUE(ParseAll(Lines(server.Received())).ticks.empty());
 }
 
+TEST(LiveTest, ReconnectsWhenTheAgentGoesAway) {
+  // The listener drops the first connection after ~20 KB; the simulator
+  // reconnects and goes on, counting what was lost meanwhile.
+  const int port = sentinelle::testing::FreeLoopbackPort();
+  LineServer server(port, "", 20000);
+  ASSERT_TRUE(server.ok());
+  auto r = RunSim({"live", "--to", "tcp:" + std::to_string(port), "--start",
+                   "2026-01-01T00:00:00Z", "--hours", "2", "--speed", "4000"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_GE(server.connections(), 2);
+  EXPECT_EQ(r.output.find("reconnected 0 times"), std::string::npos) << r.output;
+  ASSERT_TRUE(sentinelle::testing::WaitFor([&] {
+    Parsed p = ParseAll(Lines(server.Received()));
+    return !p.samples.empty() && p.samples.back().ts_ms == kStartMs + 7200000;
+  })) << r.output;
+}
+
 TEST(LiveTest, NoAgentListeningIsAClearError) {
   const int port = sentinelle::testing::FreeLoopbackPort();
   auto r = RunSim({"live", "--to", "tcp:" + std::to_string(port), "--hours", "1",

@@ -48,7 +48,10 @@ inline std::vector<std::string> Lines(const std::string& text) {
 class LineServer {
  public:
   // TCP on 127.0.0.1:port when unix_path is empty, else a UNIX socket.
-  explicit LineServer(int port, const std::string& unix_path = "") {
+  // With close_after_bytes > 0 the first connection is closed by the server
+  // once that much arrived (an agent that goes away); later ones are kept.
+  explicit LineServer(int port, const std::string& unix_path = "", size_t close_after_bytes = 0)
+      : close_after_bytes_(close_after_bytes) {
     if (unix_path.empty()) {
       fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
       int one = 1;
@@ -86,16 +89,20 @@ class LineServer {
     while (!stop_) {
       const int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
-      ++connections_;
+      const bool first = ++connections_ == 1;
       char buf[65536];
       ssize_t n;
+      size_t got = 0;
       while ((n = ::read(c, buf, sizeof(buf))) > 0) {
         std::lock_guard<std::mutex> l(mu_);
         data_.append(buf, static_cast<size_t>(n));
+        got += static_cast<size_t>(n);
+        if (first && close_after_bytes_ > 0 && got >= close_after_bytes_) break;
       }
       ::close(c);
     }
   }
+  size_t close_after_bytes_ = 0;
   int fd_ = -1;
   bool ok_ = false;
   std::atomic<bool> stop_{false};
