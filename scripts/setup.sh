@@ -8,6 +8,7 @@ PACKAGES=(
   nlohmann-json3-dev libcurl4-openssl-dev prometheus-cpp-dev libcivetweb-dev
   libspdlog-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   mosquitto mosquitto-clients prometheus curl python3
+  python3-numpy python3-scipy
   openssl docker-compose prometheus-blackbox-exporter
 )
 missing=()

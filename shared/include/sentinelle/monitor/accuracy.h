@@ -1,0 +1,105 @@
+// Live accuracy: rolling RMSE, MAE, bias and AQI-category hit rate per
+// (station, target, horizon, fallback link, model version), compared with
+// the model's validation figures; a sustained degradation raises an
+// accuracy alarm (docs/MONITORING.md, "Live accuracy").
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sentinelle/monitor/alarm.h"
+#include "sentinelle/reading.h"
+
+namespace sentinelle::monitor {
+
+struct AccuracyKey {
+  std::string station_id;
+  Variable target = Variable::kPm25;
+  int horizon_min = 0;
+  std::string link;           // fallback-chain link that answered, e.g. "xgboost", "persistence"
+  int64_t model_version = 0;  // registry version (0 for links without one)
+  auto operator<=>(const AccuracyKey&) const = default;
+  // "pm25/60/xgboost/v12": the alarm's `what`.
+  std::string Label() const;
+};
+
+// The model's figures on its validation set (from the trainer).
+struct ValidationFigures {
+  double rmse = 0;
+  double hit_rate = NAN;  // NaN: unknown, hit rate not compared
+};
+
+struct AccuracySummary {
+  uint64_t n = 0;
+  double rmse = 0, mae = 0;
+  double bias = 0;              // mean of predicted - actual
+  uint64_t category_n = 0;      // pairs with an AQI category on both sides (pollutants)
+  double hit_rate = NAN;        // share of equal AQI categories; NaN when category_n == 0
+};
+
+struct AccuracyOptions {
+  int64_t bucket_s = 3600;   // expiry granularity
+  int buckets = 24;          // window = 24 h
+  size_t max_keys = 100000;  // new keys beyond this are refused (counted)
+};
+
+struct DegradationConfig {
+  double rmse_factor = 1.5;        // bad when live RMSE > factor x validation RMSE
+  double max_hit_rate_drop = 0.2;  // or live hit rate < validation hit rate - this
+  uint64_t min_samples = 36;       // 3 h of 5-minute predictions; fewer: no verdict
+};
+
+// Bounded memory: per key, `buckets` sums (about 56 bytes each). Not
+// thread-safe.
+class AccuracyTracker {
+ public:
+  // Throws std::invalid_argument for bad options.
+  explicit AccuracyTracker(AccuracyOptions options = {});
+
+  // One prediction and the value that actually came, for the window ending
+  // at ts_s. `actual` must have passed QC; pass NaN otherwise (refused, false).
+  bool Add(const AccuracyKey& key, int64_t ts_s, double predicted, double actual);
+  // Same with the reading that arrived for the predicted window: refused
+  // when its target variable is missing or QC-flagged.
+  bool Add(const AccuracyKey& key, double predicted, const Reading& actual);
+
+  // Figures over the window ending at now_s; nullopt for an unknown key.
+  std::optional<AccuracySummary> Summary(const AccuracyKey& key, int64_t now_s) const;
+  std::vector<AccuracyKey> Keys() const;
+  // Forgets keys with no data in the window ending at now_s.
+  void Prune(int64_t now_s);
+
+  // Evaluates every key at now_s against validation(key) (nullopt: no
+  // figures, key skipped) and feeds (kAccuracyDegraded, station,
+  // key.Label()) conditions into `book`; keys with fewer than min_samples
+  // give no verdict. Returns alarms raised or cleared.
+  std::vector<Alarm> Evaluate(
+      int64_t now_s,
+      const std::function<std::optional<ValidationFigures>(const AccuracyKey&)>& validation,
+      const DegradationConfig& config, AlarmBook& book) const;
+
+  uint64_t refused_keys() const { return refused_keys_; }
+  uint64_t refused_values() const { return refused_values_; }
+
+ private:
+  struct Bucket {
+    int64_t id = INT64_MIN;
+    uint64_t n = 0, category_n = 0, hits = 0;
+    double sum_err = 0, sum_abs = 0, sum_sq = 0;
+  };
+  struct Series {
+    std::vector<Bucket> ring;
+    int64_t head = INT64_MIN;
+  };
+  AccuracyOptions options_;
+  std::map<AccuracyKey, Series> series_;
+  uint64_t refused_keys_ = 0;
+  uint64_t refused_values_ = 0;
+};
+
+}  // namespace sentinelle::monitor

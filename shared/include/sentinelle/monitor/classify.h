@@ -1,0 +1,93 @@
+// Sensor fault or real change: reading one feature's drift across the
+// network (docs/MONITORING.md, "Sensor fault or regional change").
+//
+// Rule, per feature, over the stations whose drift could be evaluated:
+//  - neighbours of a station: the up to `k_nearest` closest other evaluated
+//    stations within `radius_km` (great-circle distance);
+//  - network-wide change: when at least `network_share` of the evaluated
+//    stations (and at least `min_region_stations`) drift, every drifting
+//    station is part of a regional change;
+//  - otherwise, for a drifting station with n neighbours of which d drift:
+//      n == 0                                 -> kIsolated (nothing to compare with)
+//      d / n <= sensor_fault_max_share        -> kSensorFault
+//      d / n >= regional_min_share and the
+//        station's drifting group (drifting
+//        stations linked through neighbour
+//        relations with d/n >= regional_min_share)
+//        has >= min_region_stations members   -> kRegionalChange
+//      otherwise                              -> kUndetermined
+// A sensor fault means: check/recalibrate the station, exclude its data from
+// training, do not retrain. A regional change means the world changed: a
+// retraining candidate (subject to the trainer's cooldown).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sentinelle/monitor/alarm.h"
+#include "sentinelle/monitor/drift.h"
+
+namespace sentinelle::monitor {
+
+struct StationDrift {
+  std::string station_id;
+  double lat = 0, lon = 0;  // degrees
+  bool evaluated = false;   // false: insufficient data, left out of every decision
+  bool drifting = false;
+  double score = 0;         // FeatureDrift::score
+  FeatureDrift figures;     // optional detail carried into alarm figures
+};
+
+struct ClassifierConfig {
+  int k_nearest = 4;
+  double radius_km = 30;
+  double sensor_fault_max_share = 0.25;
+  double regional_min_share = 0.5;
+  int min_region_stations = 3;
+  double network_share = 0.5;
+};
+
+enum class Verdict { kNone, kSensorFault, kRegionalChange, kUndetermined, kIsolated };
+std::string_view VerdictName(Verdict v);
+
+struct StationVerdict {
+  std::string station_id;
+  Verdict verdict = Verdict::kNone;
+  int neighbours = 0;           // evaluated neighbours
+  int drifting_neighbours = 0;
+};
+
+struct NetworkVerdict {
+  std::vector<StationVerdict> stations;       // same order as the input
+  bool regional = false;                       // some regional change was found
+  std::vector<std::string> regional_stations;  // stations in a regional change, sorted
+  int evaluated = 0;
+  int drifting = 0;
+};
+
+// Great-circle distance in km.
+double DistanceKm(double lat1, double lon1, double lat2, double lon2);
+
+// Pure function of its inputs; O(n^2) in the number of stations (fine for
+// networks of a few thousand stations).
+NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
+                             const ClassifierConfig& config = {});
+
+// Feeds one feature's verdict into the alarm book at now_s:
+//  - per evaluated station, condition (kDriftSensorFault, station, feature)
+//    is bad when its verdict is kSensorFault and good when it is kNone or
+//    kRegionalChange; kUndetermined/kIsolated/not evaluated leave it as is;
+//  - condition (kDriftRegional, "network", feature) is bad when a regional
+//    change was found and good otherwise.
+// With `prediction` set (the feature is a model's predictions), the
+// per-station condition is (kPredictionDrift, station, feature), bad whenever
+// the station's predictions drift, whatever the neighbours do (the verdict
+// is in the figures and the reason).
+// Returns the alarms raised or cleared by this call.
+std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
+                                     const std::vector<StationDrift>& stations,
+                                     const NetworkVerdict& verdict, int64_t now_s,
+                                     bool prediction = false);
+
+}  // namespace sentinelle::monitor

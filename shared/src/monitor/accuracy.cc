@@ -1,0 +1,166 @@
+#include "sentinelle/monitor/accuracy.h"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "sentinelle/aqi.h"
+
+namespace sentinelle::monitor {
+
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t Mod(int64_t a, int64_t b) { return a - FloorDiv(a, b) * b; }
+
+std::optional<int> Category(Variable target, double value) {
+  if (!IsPollutant(target)) return std::nullopt;
+  const auto sub = SubIndex(target, value);
+  if (!sub) return std::nullopt;
+  return AqiCategory(*sub);
+}
+
+std::string Fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string AccuracyKey::Label() const {
+  return std::string(Name(target)) + "/" + std::to_string(horizon_min) + "/" + link + "/v" +
+         std::to_string(model_version);
+}
+
+AccuracyTracker::AccuracyTracker(AccuracyOptions options) : options_(options) {
+  if (options_.bucket_s < 1 || options_.buckets < 1 || options_.buckets > 100000) {
+    throw std::invalid_argument("AccuracyTracker: bad bucket options");
+  }
+}
+
+bool AccuracyTracker::Add(const AccuracyKey& key, int64_t ts_s, double predicted, double actual) {
+  if (!std::isfinite(predicted) || !std::isfinite(actual)) {
+    ++refused_values_;
+    return false;
+  }
+  auto it = series_.find(key);
+  if (it == series_.end()) {
+    if (series_.size() >= options_.max_keys) {
+      ++refused_keys_;
+      return false;
+    }
+    it = series_.emplace(key, Series{std::vector<Bucket>(options_.buckets), INT64_MIN}).first;
+  }
+  Series& s = it->second;
+  const int64_t b = FloorDiv(ts_s, options_.bucket_s);
+  if (s.head != INT64_MIN && b <= s.head - options_.buckets) {
+    ++refused_values_;  // older than the window
+    return false;
+  }
+  if (s.head == INT64_MIN || b > s.head) s.head = b;
+  Bucket& bucket = s.ring[Mod(b, options_.buckets)];
+  if (bucket.id != b) bucket = Bucket{b};
+  const double err = predicted - actual;
+  bucket.n++;
+  bucket.sum_err += err;
+  bucket.sum_abs += std::fabs(err);
+  bucket.sum_sq += err * err;
+  const auto cp = Category(key.target, predicted), ca = Category(key.target, actual);
+  if (cp && ca) {
+    bucket.category_n++;
+    bucket.hits += *cp == *ca ? 1 : 0;
+  }
+  return true;
+}
+
+bool AccuracyTracker::Add(const AccuracyKey& key, double predicted, const Reading& actual) {
+  if (!actual.valid(key.target)) {
+    ++refused_values_;
+    return false;
+  }
+  return Add(key, actual.window_end_s, predicted, actual.value(key.target));
+}
+
+std::optional<AccuracySummary> AccuracyTracker::Summary(const AccuracyKey& key,
+                                                        int64_t now_s) const {
+  auto it = series_.find(key);
+  if (it == series_.end()) return std::nullopt;
+  const int64_t end = FloorDiv(now_s, options_.bucket_s);
+  AccuracySummary out;
+  double sum_err = 0, sum_abs = 0, sum_sq = 0;
+  uint64_t hits = 0;
+  for (const Bucket& b : it->second.ring) {
+    if (b.id == INT64_MIN || b.id > end || b.id <= end - options_.buckets) continue;
+    out.n += b.n;
+    out.category_n += b.category_n;
+    hits += b.hits;
+    sum_err += b.sum_err;
+    sum_abs += b.sum_abs;
+    sum_sq += b.sum_sq;
+  }
+  if (out.n > 0) {
+    const double n = static_cast<double>(out.n);
+    out.rmse = std::sqrt(sum_sq / n);
+    out.mae = sum_abs / n;
+    out.bias = sum_err / n;
+  }
+  if (out.category_n > 0) out.hit_rate = static_cast<double>(hits) / out.category_n;
+  return out;
+}
+
+std::vector<AccuracyKey> AccuracyTracker::Keys() const {
+  std::vector<AccuracyKey> keys;
+  for (const auto& [k, s] : series_) keys.push_back(k);
+  return keys;
+}
+
+void AccuracyTracker::Prune(int64_t now_s) {
+  const int64_t end = FloorDiv(now_s, options_.bucket_s);
+  for (auto it = series_.begin(); it != series_.end();) {
+    if (it->second.head <= end - options_.buckets) it = series_.erase(it);
+    else ++it;
+  }
+}
+
+std::vector<Alarm> AccuracyTracker::Evaluate(
+    int64_t now_s,
+    const std::function<std::optional<ValidationFigures>(const AccuracyKey&)>& validation,
+    const DegradationConfig& config, AlarmBook& book) const {
+  std::vector<Alarm> changed;
+  for (const auto& [key, series] : series_) {
+    const auto val = validation(key);
+    if (!val || !(val->rmse > 0)) continue;
+    const auto live = Summary(key, now_s);
+    if (!live || live->n < config.min_samples) continue;
+    const double ratio = live->rmse / val->rmse;
+    const bool rmse_bad = ratio > config.rmse_factor;
+    const bool hits_known = live->category_n >= config.min_samples && !std::isnan(val->hit_rate);
+    const bool hits_bad = hits_known && live->hit_rate < val->hit_rate - config.max_hit_rate_drop;
+    Observation obs;
+    obs.kind = AlarmKind::kAccuracyDegraded;
+    obs.subject = key.station_id;
+    obs.what = key.Label();
+    obs.stations = {key.station_id};
+    obs.bad = rmse_bad || hits_bad;
+    obs.figures = {{"live_rmse", live->rmse},     {"validation_rmse", val->rmse},
+                   {"rmse_ratio", ratio},         {"mae", live->mae},
+                   {"bias", live->bias},          {"n", static_cast<double>(live->n)}};
+    if (live->category_n > 0) obs.figures["hit_rate"] = live->hit_rate;
+    if (!std::isnan(val->hit_rate)) obs.figures["validation_hit_rate"] = val->hit_rate;
+    if (obs.bad) {
+      obs.reason = key.Label() + " at " + key.station_id + ": live RMSE " + Fmt(live->rmse) +
+                   " is " + Fmt(ratio) + "x the validation RMSE " + Fmt(val->rmse);
+      if (hits_bad) {
+        obs.reason += ", AQI-category hit rate " + Fmt(live->hit_rate) + " vs " +
+                      Fmt(val->hit_rate) + " in validation";
+      }
+      obs.reason += " over the last " + std::to_string(live->n) + " predictions";
+    }
+    Alarm a;
+    if (book.Observe(obs, now_s, &a) != AlarmBook::Change::kNone) changed.push_back(std::move(a));
+  }
+  return changed;
+}
+
+}  // namespace sentinelle::monitor

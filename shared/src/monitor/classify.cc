@@ -1,0 +1,204 @@
+#include "sentinelle/monitor/classify.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+#include <numeric>
+
+namespace sentinelle::monitor {
+
+std::string_view VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kNone: return "none";
+    case Verdict::kSensorFault: return "sensor_fault";
+    case Verdict::kRegionalChange: return "regional_change";
+    case Verdict::kUndetermined: return "undetermined";
+    case Verdict::kIsolated: return "isolated";
+  }
+  return "?";
+}
+
+double DistanceKm(double lat1, double lon1, double lat2, double lon2) {
+  constexpr double kEarthRadiusKm = 6371.0;
+  constexpr double kRad = std::numbers::pi / 180.0;
+  const double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
+  const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+                   std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) *
+                       std::sin(dlon / 2);
+  return 2 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(a)));
+}
+
+namespace {
+
+int Root(std::vector<int>& parent, int i) {
+  while (parent[i] != i) i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+}  // namespace
+
+NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
+                             const ClassifierConfig& config) {
+  const int n = static_cast<int>(stations.size());
+  NetworkVerdict out;
+  out.stations.resize(n);
+  std::vector<std::vector<int>> neighbours(n);
+  for (int i = 0; i < n; ++i) {
+    out.stations[i].station_id = stations[i].station_id;
+    if (!stations[i].evaluated) continue;
+    ++out.evaluated;
+    out.drifting += stations[i].drifting ? 1 : 0;
+    std::vector<std::pair<double, int>> near;
+    for (int j = 0; j < n; ++j) {
+      if (j == i || !stations[j].evaluated) continue;
+      const double d =
+          DistanceKm(stations[i].lat, stations[i].lon, stations[j].lat, stations[j].lon);
+      if (d <= config.radius_km) near.emplace_back(d, j);
+    }
+    std::sort(near.begin(), near.end());
+    if (near.size() > static_cast<size_t>(config.k_nearest)) near.resize(config.k_nearest);
+    for (const auto& [d, j] : near) {
+      neighbours[i].push_back(j);
+      out.stations[i].drifting_neighbours += stations[j].drifting ? 1 : 0;
+    }
+    out.stations[i].neighbours = static_cast<int>(near.size());
+  }
+
+  const bool network_wide = out.drifting >= config.min_region_stations &&
+                            out.drifting >= config.network_share * out.evaluated;
+  std::vector<bool> candidate(n, false);
+  for (int i = 0; i < n; ++i) {
+    if (!stations[i].evaluated || !stations[i].drifting) continue;
+    const auto& v = out.stations[i];
+    const double share = v.neighbours ? static_cast<double>(v.drifting_neighbours) / v.neighbours : 0;
+    if (network_wide) {
+      candidate[i] = true;
+    } else if (v.neighbours == 0) {
+      out.stations[i].verdict = Verdict::kIsolated;
+    } else if (share <= config.sensor_fault_max_share) {
+      out.stations[i].verdict = Verdict::kSensorFault;
+    } else if (share >= config.regional_min_share) {
+      candidate[i] = true;
+    } else {
+      out.stations[i].verdict = Verdict::kUndetermined;
+    }
+  }
+  // Regional groups: candidates linked through neighbour relations.
+  std::vector<int> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  for (int i = 0; i < n; ++i) {
+    if (!candidate[i]) continue;
+    for (int j : neighbours[i]) {
+      if (candidate[j]) parent[Root(parent, i)] = Root(parent, j);
+    }
+  }
+  std::vector<int> size(n, 0);
+  for (int i = 0; i < n; ++i) {
+    if (candidate[i]) size[Root(parent, i)]++;
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!candidate[i]) continue;
+    if (network_wide || size[Root(parent, i)] >= config.min_region_stations) {
+      out.stations[i].verdict = Verdict::kRegionalChange;
+      out.regional = true;
+      out.regional_stations.push_back(stations[i].station_id);
+    } else {
+      out.stations[i].verdict = Verdict::kUndetermined;
+    }
+  }
+  std::sort(out.regional_stations.begin(), out.regional_stations.end());
+  return out;
+}
+
+namespace {
+
+std::string Fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+std::map<std::string, double> DriftFigures(const FeatureDrift& f) {
+  return {{"psi", f.psi},
+          {"ks", f.ks},
+          {"js", f.js},
+          {"wasserstein", f.wasserstein},
+          {"wasserstein_iqr", f.wasserstein_iqr},
+          {"score", f.score},
+          {"window_count", static_cast<double>(f.window_count)}};
+}
+
+}  // namespace
+
+std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
+                                     const std::vector<StationDrift>& stations,
+                                     const NetworkVerdict& verdict, int64_t now_s,
+                                     bool prediction) {
+  std::vector<Alarm> changed;
+  auto observe = [&](const Observation& obs) {
+    Alarm a;
+    if (book.Observe(obs, now_s, &a) != AlarmBook::Change::kNone) changed.push_back(std::move(a));
+  };
+  for (size_t i = 0; i < stations.size() && i < verdict.stations.size(); ++i) {
+    const StationDrift& s = stations[i];
+    const StationVerdict& v = verdict.stations[i];
+    if (!s.evaluated) continue;
+    Observation obs;
+    obs.subject = s.station_id;
+    obs.what = std::string(feature);
+    obs.stations = {s.station_id};
+    const std::string stats = "PSI " + Fmt(s.figures.psi) + ", KS " + Fmt(s.figures.ks) +
+                              ", JS " + Fmt(s.figures.js) + ", W1/IQR " +
+                              Fmt(s.figures.wasserstein_iqr);
+    const std::string neigh = std::to_string(v.drifting_neighbours) + " of " +
+                              std::to_string(v.neighbours) + " neighbours";
+    if (prediction) {
+      obs.kind = AlarmKind::kPredictionDrift;
+      obs.bad = s.drifting;
+      obs.reason = "predictions " + obs.what + " at " + s.station_id + " drift (" + stats + "; " +
+                   neigh + " drift, verdict " + std::string(VerdictName(v.verdict)) + ")";
+    } else {
+      obs.kind = AlarmKind::kDriftSensorFault;
+      if (v.verdict == Verdict::kUndetermined || v.verdict == Verdict::kIsolated) continue;
+      obs.bad = v.verdict == Verdict::kSensorFault;
+      obs.reason = obs.what + " at " + s.station_id + " drifts (" + stats + ") while " + neigh +
+                   " within reach do: suspected sensor or calibration fault; check the "
+                   "station, do not retrain";
+    }
+    obs.figures = DriftFigures(s.figures);
+    obs.figures["neighbours"] = v.neighbours;
+    obs.figures["drifting_neighbours"] = v.drifting_neighbours;
+    observe(obs);
+  }
+  Observation region;
+  region.kind = AlarmKind::kDriftRegional;
+  region.subject = "network";
+  region.what = std::string(feature);
+  region.bad = verdict.regional;
+  region.stations = verdict.regional_stations;
+  if (verdict.regional) {
+    double max_score = 0, sum_psi = 0;
+    int k = 0;
+    for (size_t i = 0; i < stations.size() && i < verdict.stations.size(); ++i) {
+      if (verdict.stations[i].verdict != Verdict::kRegionalChange) continue;
+      max_score = std::max(max_score, stations[i].score);
+      sum_psi += stations[i].figures.psi;
+      ++k;
+    }
+    region.figures = {{"stations", static_cast<double>(k)},
+                      {"evaluated", static_cast<double>(verdict.evaluated)},
+                      {"share", verdict.evaluated ? static_cast<double>(k) / verdict.evaluated : 0},
+                      {"mean_psi", k ? sum_psi / k : 0},
+                      {"max_score", max_score},
+                      {"retrain_candidate", 1}};
+    region.reason = region.what + " drifts together at " + std::to_string(k) + " of " +
+                    std::to_string(verdict.evaluated) +
+                    " evaluated stations (mean PSI " + Fmt(k ? sum_psi / k : 0) +
+                    "): regional change, retraining candidate";
+  }
+  observe(region);
+  return changed;
+}
+
+}  // namespace sentinelle::monitor
