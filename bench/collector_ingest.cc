@@ -6,7 +6,10 @@
 // from above), plus the collector's own arrival -> commit histogram.
 //
 //   collector_ingest_bench [--stations 1000] [--connections 50] [--batch 50]
-//                          [--batches 20] [--inflight 10]
+//                          [--batches 20] [--inflight 10] [--rate 0]
+// --rate R paces the publishers at R readings/s in total (0: as fast as they
+// can, which measures capacity; a rate below capacity measures latency
+// without a backlog).
 #include <mqtt/async_client.h>
 #include <sys/resource.h>
 
@@ -91,6 +94,7 @@ int main(int argc, char** argv) {
   const int batch = Arg(argc, argv, "--batch", 50);
   const int batches = Arg(argc, argv, "--batches", 20);
   const int inflight = Arg(argc, argv, "--inflight", 10);
+  const int rate = Arg(argc, argv, "--rate", 0);
   SetupLogging({"warn", false, "bench"});
 
   testing::MosquittoBroker broker({false, ""});
@@ -171,7 +175,8 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<mqtt::async_client>> clients;
   for (int c = 0; c < connections; ++c) {
     clients.push_back(std::make_unique<mqtt::async_client>(
-        broker.uri(), "bench-pub-" + std::to_string(c), mqtt::create_options(MQTTVERSION_5)));
+        broker.uri(), "bench-pub-" + std::to_string(c),
+        mqtt::create_options(MQTTVERSION_5, inflight * 2 + 100)));
     clients.back()
         ->connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).max_inflight(inflight * 2).finalize())
         ->wait();
@@ -184,8 +189,16 @@ int main(int argc, char** argv) {
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&, c] {
       std::vector<mqtt::delivery_token_ptr> window;
+      const double per_thread_rate = static_cast<double>(rate) / connections;
+      int64_t sent_readings = 0;
       for (size_t i = 0; i < all.size(); ++i) {
         if (all[i].station % connections != c) continue;
+        if (rate > 0) {
+          const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(sent_readings / per_thread_rate));
+          std::this_thread::sleep_until(due);
+          sent_readings += batch;
+        }
         if (static_cast<int>(window.size()) >= inflight) {
           window.front()->wait();
           window.erase(window.begin());
