@@ -95,7 +95,6 @@ std::string_view RefusalName(Refusal r) { return kRefusalNames[static_cast<int>(
 UpdaterConfig UpdaterConfig::FromAgentConfig(const AgentConfig& agent) {
   UpdaterConfig c;
   if (agent.updater.is_null() || agent.updater.empty()) return c;
-  const std::string source = "updater";
   ConfigReader r(agent.updater, "agent config, updater");
   auto bad = [&](const std::string& key, const std::string& what) {
     throw ConfigError("updater." + key + " " + what);
@@ -106,6 +105,11 @@ UpdaterConfig UpdaterConfig::FromAgentConfig(const AgentConfig& agent) {
   if (c.model_dir.empty() && agent.prediction.is_object() && agent.prediction.contains("model_dir") &&
       agent.prediction["model_dir"].is_string()) {
     c.model_dir = agent.prediction["model_dir"].get<std::string>();
+  }
+  if (agent.prediction.is_object() && agent.prediction.contains("model_dir") &&
+      agent.prediction["model_dir"].is_string() &&
+      agent.prediction["model_dir"].get<std::string>() != c.model_dir) {
+    bad("model_dir", "must equal prediction.model_dir (the prediction service loads from there)");
   }
   c.state_file = r.Get<std::string>("state_file", "");
   c.download_token = r.Get<std::string>("download_token", "");
@@ -127,7 +131,6 @@ UpdaterConfig UpdaterConfig::FromAgentConfig(const AgentConfig& agent) {
   if (c.stall_timeout_ms < 100 || c.stall_timeout_ms > 86400000) bad("stall_timeout_ms", "must be between 100 and 86400000");
   if (c.download_attempts < 1 || c.download_attempts > 100) bad("download_attempts", "must be between 1 and 100");
   if (c.retry_delay_ms < 0 || c.retry_delay_ms > 86400000) bad("retry_delay_ms", "must be between 0 and 86400000");
-  (void)source;
   return c;
 }
 
