@@ -119,6 +119,7 @@ void Input::Run(const LineHandler& on_line, const RejectHandler& on_reject) {
       break;
     }
     if (fds[0].revents != 0) break;
+    const size_t polled = conns.size();  // a connection accepted below was not polled yet
     if (listen_fd_ >= 0 && (fds[1].revents & POLLIN)) {
       const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0) {
@@ -131,7 +132,7 @@ void Input::Run(const LineHandler& on_line, const RejectHandler& on_reject) {
       }
     }
     std::vector<size_t> closed;
-    for (size_t i = 0; i < conns.size(); ++i) {
+    for (size_t i = 0; i < polled; ++i) {
       const short ev = fds[first_conn + i].revents;
       if (ev == 0) continue;
       const ssize_t n = ::read(conns[i].fd, chunk.data(), chunk.size());

@@ -126,8 +126,8 @@ class Engine {
   };
   Snapshot GetSnapshot();
 
-  // Test hook: the store, for failure injection. Caller holds no engine lock;
-  // only call while the engine is idle (no input, worker between steps is fine).
+  // Test hook: caps the store's database size (PRAGMA max_page_count) so
+  // commits fail like on a full disk; 0 lifts the cap. Thread-safe.
   Status TEST_SetStoreMaxPageCount(int64_t pages);
 
  private:
