@@ -12,6 +12,7 @@
 #include "sentinelle/collector/collector.h"
 #include "sentinelle/collector/import.h"
 #include "sentinelle/collector/sqlite_store.h"
+#include "sentinelle/collector/training_cli.h"
 #include "sentinelle/version.h"
 
 namespace {
@@ -24,6 +25,14 @@ Commands:
                       into the store, then exit
   new-token           print a fresh random API token and its SHA-256 (for http.tokens)
   hash-token          read a token on stdin, print its SHA-256
+  train [--targets pm25,no2] [--horizons 60,180] [--stations a,b] [--no-station-models]
+                      train from the store, register the models as candidates
+  models list [--stage S] [--target T] | models show V
+  models promote V STAGE [--stations a,b] [--reason TEXT]
+  models rollback TARGET HORIZON KIND [STATION] [--reason TEXT]
+                      registry (docs/MODELS.md); a running collector announces changes
+  keygen              create the model signing key pair if missing; print the public key
+  export-public-key   print the public key (hex) agents verify manifests with
 
 Options:
   --config FILE       JSON configuration (configs/collector.example.json)
@@ -95,6 +104,10 @@ int main(int argc, char** argv) {
       config_path = args[++i];
       continue;
     }
+    if (!positional.empty() && sentinelle::collector::IsModelCommand(positional[0])) {
+      positional.push_back(args[i]);  // model commands take their own --options
+      continue;
+    }
     if (!args[i].empty() && args[i][0] == '-') {
       std::cerr << "unknown option " << args[i] << "\n" << kUsage;
       return 2;
@@ -133,6 +146,9 @@ int main(int argc, char** argv) {
   }
   if (command == "run" && positional.size() <= 1) return Run(config);
   if (command == "import" && positional.size() == 2) return Import(config, positional[1]);
+  if (sentinelle::collector::IsModelCommand(command)) {
+    return sentinelle::collector::RunModelCommand(config, positional);
+  }
   std::cerr << "unknown command\n" << kUsage;
   return 2;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sentinelle/collector/sqlite_store.h"
+#include "sentinelle/collector/training_service.h"
 
 namespace sentinelle::collector {
 
@@ -33,6 +34,16 @@ Status Collector::Start() {
   pipeline_ = std::make_unique<IngestPipeline>(config_, store_.get(), ledger_.get(), health_.get(),
                                                metrics_.get(), mqtt_.get(), env_);
   if (auto st = pipeline_->Start(); !st) return st;
+  auto models = TrainingService::Open(
+      config_, store_.get(), env_,
+      [this](const std::string& topic, const std::string& payload) {
+        mqtt_->PublishRetained(topic, payload);
+      });
+  if (!models) {
+    pipeline_->Stop();
+    return MakeError("models: " + models.message());
+  }
+  models_ = std::move(*models);
   if (config_.http.enabled) {
     ApiDeps deps;
     deps.store = store_.get();
@@ -42,6 +53,7 @@ Status Collector::Start() {
     deps.pipeline = pipeline_.get();
     deps.env = env_;
     deps.mqtt_connected = [this] { return mqtt_->connected(); };
+    deps.models = &models_->api();
     http_ = std::make_unique<HttpApi>(config_.http, deps);
     if (auto st = http_->Start(); !st) {
       pipeline_->Stop();
@@ -49,6 +61,7 @@ Status Collector::Start() {
     }
   }
   mqtt_->Start();
+  models_->Start();
   started_ = true;
   spdlog::info("collector started: store {}, broker {}", config_.db_path, config_.mqtt.uri);
   return Status::Ok();
@@ -60,6 +73,7 @@ void Collector::Stop() {
   // Order: stop serving HTTP, let the writer commit what is queued and hand
   // its acks to the link, then disconnect (paho waits for in-flight acks).
   if (http_) http_->Stop();
+  models_->Stop();
   pipeline_->Stop();
   mqtt_->Stop();
   spdlog::info("collector stopped");

@@ -120,6 +120,8 @@ CollectorConfig LoadCollectorConfig(ConfigReader& r) {
     }
   }
 
+  LoadTrainingConfig(r, c.db_path, c.training, c.models);
+
   c.log.level = r.Get<std::string>("log.level", c.log.level);
   c.log.json = r.Get<bool>("log.json", c.log.json);
   c.log.name = "collector";

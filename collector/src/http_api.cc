@@ -10,6 +10,7 @@
 
 #include "rate_limited_log.h"
 #include "sentinelle/collector/import.h"
+#include "sentinelle/collector/registry_api.h"
 #include "sentinelle/history_csv.h"
 #include "sentinelle/json_util.h"
 #include "sentinelle/topics.h"
@@ -114,6 +115,7 @@ int HandleRequest(mg_connection* conn, void* cbdata) {
   req.query = info->query_string ? info->query_string : "";
   req.remote = info->remote_addr;
   if (const char* a = mg_get_header(conn, "Authorization")) req.authorization = a;
+  if (const char* r = mg_get_header(conn, "Range")) req.range = r;
   const size_t limit = api->max_body_bytes();
   if (info->content_length > 0 && static_cast<uint64_t>(info->content_length) > limit) {
     req.body_too_large = true;
@@ -140,9 +142,9 @@ int HandleRequest(mg_connection* conn, void* cbdata) {
   const char* reason = mg_get_response_code_text(conn, resp.status);
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\n%s\r\n",
+            "Cache-Control: no-store\r\n%s%s\r\n",
             resp.status, reason ? reason : "", resp.content_type.c_str(), resp.body.size(),
-            resp.status == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
+            resp.status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", resp.extra_headers.c_str());
   if (req.method != "HEAD") mg_write(conn, resp.body.data(), resp.body.size());
   return resp.status;
 }
@@ -259,6 +261,16 @@ HttpResponse HttpApi::Handle(const HttpRequest& req) {
     if (!post) return Refuse(req, HttpRejectReason::kMethodNotAllowed, 405, "use POST");
     if (auto refused = Authorize(req, Permission::kImport, false)) return *refused;
     return Import(req);
+  }
+  if (deps_.models && RegistryApi::Owns(parts)) {
+    return deps_.models->Handle(req, parts, [&](Permission permission, std::string* who) {
+      const bool public_read = permission == Permission::kRead && config_.read_public;
+      auto refused = Authorize(req, permission, public_read);
+      AuthFailure failure;
+      auto principal = auth_.Authenticate(req.authorization, &failure);
+      *who = principal ? principal->name : "anonymous";
+      return refused;
+    });
   }
   if (parts.size() == 1 && parts[0] == "stations" && post) {
     if (auto refused = Authorize(req, Permission::kRegistry, false)) return *refused;

@@ -44,6 +44,7 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
   int inflight = 0;
   std::map<std::string, std::vector<SeqRange>> pending_acks;
   std::deque<Command> pending_commands;
+  std::map<std::string, std::string> pending_retained;  // topic -> latest payload
   std::thread connector;
 
   Impl(MqttConfig c, MessageSink s, CollectorMetrics* m, Env* e)
@@ -63,9 +64,9 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
   }
 
   // Publishes one message; false when paho refused it (not connected, ...).
-  bool Publish(const std::string& topic, const std::string& payload) {
+  bool Publish(const std::string& topic, const std::string& payload, bool retain = false) {
     try {
-      auto msg = mqtt::make_message(topic, payload, 1, false);
+      auto msg = mqtt::make_message(topic, payload, 1, retain);
       client->publish(msg, nullptr, *this);
       return true;
     } catch (const std::exception& e) {
@@ -80,13 +81,20 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
     while (true) {
       std::string topic, payload;
       bool is_ack = false;
+      bool is_retained = false;
       std::string ack_station;
       std::vector<SeqRange> ack_ranges;
       Command command;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (!connected || stopping || inflight >= config.max_inflight) return;
-        if (!pending_commands.empty()) {
+        if (!pending_retained.empty()) {
+          auto it = pending_retained.begin();
+          topic = it->first;
+          payload = std::move(it->second);
+          pending_retained.erase(it);
+          is_retained = true;
+        } else if (!pending_commands.empty()) {
           command = std::move(pending_commands.front());
           pending_commands.pop_front();
           topic = topics.Commands(command.station_id);
@@ -104,14 +112,16 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
         }
         ++inflight;
       }
-      if (Publish(topic, payload)) {
+      if (Publish(topic, payload, is_retained)) {
         if (is_ack) metrics->acks_sent->Increment();
         continue;
       }
       std::lock_guard<std::mutex> lock(mu);
       --inflight;
       // Keep it for the next connection.
-      if (is_ack) {
+      if (is_retained) {
+        pending_retained.emplace(topic, std::move(payload));  // a newer one wins
+      } else if (is_ack) {
         auto& slot = pending_acks[ack_station];
         slot.insert(slot.end(), ack_ranges.begin(), ack_ranges.end());
         slot = MergeRanges(std::move(slot));
@@ -251,6 +261,15 @@ void MqttLink::SendAck(const Ack& ack) {
     if (!slot.empty()) s.metrics->acks_coalesced->Increment();
     slot.insert(slot.end(), ack.committed.begin(), ack.committed.end());
     if (slot.size() > 1) slot = MergeRanges(std::move(slot));
+  }
+  s.Drain();
+}
+
+void MqttLink::PublishRetained(const std::string& topic, const std::string& payload) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.pending_retained[topic] = payload;
   }
   s.Drain();
 }

@@ -149,6 +149,12 @@ Result<TrainedBooster> TrainXgb(const TrainParams& params, const DenseMatrix& X,
   return result;
 }
 
+std::string LibraryVersion() {
+  int major = 0, minor = 0, patch = 0;
+  XGBoostVersion(&major, &minor, &patch);
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
 Booster::Booster(void* handle) : handle_(handle) {
   predict_config_ =
       R"({"type":0,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"cache_id":0,"missing":NaN})";

@@ -16,6 +16,8 @@
 
 namespace sentinelle::collector {
 
+class TrainingService;
+
 class Collector {
  public:
   // env is borrowed (Env::Default() when null).
@@ -35,6 +37,8 @@ class Collector {
   CollectorMetrics& metrics() { return *metrics_; }
   IngestPipeline& pipeline() { return *pipeline_; }
   int http_port() const { return http_ ? http_->port() : 0; }
+  // Trainer, registry and distribution (null before Start).
+  TrainingService* models() { return models_.get(); }
 
  private:
   CollectorConfig config_;
@@ -45,6 +49,7 @@ class Collector {
   std::unique_ptr<HealthTracker> health_;
   std::unique_ptr<MqttLink> mqtt_;
   std::unique_ptr<IngestPipeline> pipeline_;
+  std::unique_ptr<TrainingService> models_;
   std::unique_ptr<HttpApi> http_;
   bool started_ = false;
 };

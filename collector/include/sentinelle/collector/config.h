@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sentinelle/collector/training_config.h"
 #include "sentinelle/config.h"
 #include "sentinelle/log.h"
 
@@ -105,6 +106,8 @@ struct CollectorConfig {
   GapConfig gaps;
   HealthConfig health;
   HttpConfig http;
+  TrainingConfig training;  // trainer, jobs, triggers
+  ModelsConfig models;      // registry, artifacts, signing key, distribution
   LogConfig log;
 };
 

@@ -25,6 +25,8 @@
 
 namespace sentinelle::collector {
 
+class RegistryApi;
+
 struct ApiDeps {
   HistoryStore* store = nullptr;
   GapLedger* ledger = nullptr;
@@ -33,6 +35,7 @@ struct ApiDeps {
   IngestPipeline* pipeline = nullptr;        // may be null (no live ingest)
   Env* env = nullptr;
   std::function<bool()> mqtt_connected;      // may be empty (treated as connected)
+  RegistryApi* models = nullptr;             // models/jobs/train endpoints; may be null
 };
 
 // One HTTP response, independent of the server library (handlers are unit
@@ -41,6 +44,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string extra_headers;  // "Name: value\r\n" lines (e.g. Content-Range)
 };
 
 struct HttpRequest {
@@ -48,6 +52,7 @@ struct HttpRequest {
   std::string path;                         // decoded, without the query string
   std::string query;                        // raw query string
   std::optional<std::string> authorization; // Authorization header
+  std::optional<std::string> range;         // Range header (artifact downloads resume)
   std::string body;
   std::string remote;                       // peer address, for logs
   bool body_too_large = false;

@@ -50,6 +50,10 @@ class MqttLink final : public Outbound {
 
   void SendAck(const Ack& ack) override;
   void SendCommand(const Command& command) override;
+  // Publishes a retained QoS 1 message (model manifests). Only the latest
+  // payload per topic is kept while disconnected; it is sent on (re)connect.
+  // An empty payload clears the topic's retained message.
+  void PublishRetained(const std::string& topic, const std::string& payload);
 
   // Outgoing messages waiting for an in-flight slot (acks by station + commands).
   size_t pending() const;

@@ -65,6 +65,10 @@ Result<std::string> TrainXgbModelFile(const predict::ModelFileRequest& request,
                                       int early_stopping_rounds, uint64_t seed,
                                       predict::XgbEncoding encoding = predict::XgbEncoding::kUbjson);
 
+// The linked libxgboost's version, "major.minor.patch" (recorded in model
+// lineage and manifests).
+std::string LibraryVersion();
+
 // A booster loaded into libxgboost, for reference predictions.
 class Booster {
  public:

@@ -1,0 +1,124 @@
+// Training on the collector, measured on simulator data (docs/PERFORMANCE.md,
+// "Training"):
+//   1. one target/horizon network model (pm25, 60 min) on a year of 5-minute
+//      history for 5 stations (~525,000 rows), tree_method hist with
+//      nthread 2 vs nthread 1 (the baseline) in the same run;
+//   2. a full retrain of the default targets and horizons (network and
+//      station models, linear fallbacks);
+//   3. skill of every 60-minute model against seasonal persistence on the
+//      validation window (the comparison is persistence itself).
+//
+//   build-train/bin/training_bench [days=365] [stations=5] [dir=/tmp]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
+#include <string>
+
+#include "sentinelle/collector/import.h"
+#include "sentinelle/collector/sqlite_store.h"
+#include "sentinelle/collector/training.h"
+#include "sentinelle/sim/engine.h"
+#include "sentinelle/sim/scenario.h"
+
+using namespace sentinelle;
+using namespace sentinelle::collector;
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int days = argc > 1 ? std::atoi(argv[1]) : 365;
+  const int stations = argc > 2 ? std::atoi(argv[2]) : 5;
+  const std::string base = argc > 3 ? argv[3] : "/tmp";
+  const std::string dir = base + "/sentinelle-training-bench-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+
+  // History: the simulator's default network, imported like any CSV.
+  auto t0 = std::chrono::steady_clock::now();
+  sim::Scenario scenario;
+  scenario.duration_s = int64_t{days} * 86400;
+  scenario.stations = sim::DefaultNetwork(stations);
+  sim::GenerateOptions go;
+  go.out_path = dir + "/history.csv";
+  auto gen = sim::Generate(scenario, go);
+  if (!gen) {
+    std::fprintf(stderr, "generate: %s\n", gen.message().c_str());
+    return 1;
+  }
+  SqliteStoreOptions so;
+  so.path = dir + "/collector.db";
+  auto store = SqliteHistoryStore::Open(so);
+  if (!store) return 1;
+  auto imported = ImportHistoryCsv(**store, CsvFileSource(go.out_path), {}, 0);
+  if (!imported) {
+    std::fprintf(stderr, "import: %s\n", imported.message().c_str());
+    return 1;
+  }
+  std::printf("history: %lld rows, %d stations, %d days (generated + imported in %.1f s)\n\n",
+              static_cast<long long>(imported->inserted), stations, days, Seconds(t0));
+
+  FakeEnv env;
+  // 1. One network model.
+  std::printf("## one network model: pm25, 60 min (xgboost only, no linear)\n");
+  std::printf("%-10s %8s %10s %8s %8s %10s\n", "nthread", "seconds", "train_rows", "rounds",
+              "rmse", "skill");
+  for (int nthread : {2, 1}) {
+    TrainingConfig c;
+    c.targets = {Variable::kPm25};
+    c.horizons_min = {60};
+    c.station_models = false;
+    c.xgb.nthread = nthread;
+    Trainer trainer(c, store->get(), &env);
+    TrainRequest req;
+    req.linear = false;
+    auto t = std::chrono::steady_clock::now();
+    auto models = trainer.Run(req, {}, nullptr);
+    const double s = Seconds(t);
+    if (!models || models->empty()) {
+      std::fprintf(stderr, "training failed: %s\n", models ? "no model" : models.message().c_str());
+      return 1;
+    }
+    const TrainedModel& m = (*models)[0];
+    std::printf("%-10d %8.1f %10lld %8d %8.3f %+10.3f\n", nthread, s,
+                static_cast<long long>(m.train_rows), m.rounds, m.overall.rmse, m.overall.skill);
+  }
+
+  // 2 + 3. Full default retrain, and the 60-minute skill table.
+  std::printf("\n## full default retrain (TrainingConfig defaults)\n");
+  TrainingConfig defaults;
+  Trainer trainer(defaults, store->get(), &env);
+  auto t = std::chrono::steady_clock::now();
+  auto models = trainer.Run(TrainRequest{}, {}, nullptr);
+  const double full_s = Seconds(t);
+  if (!models) {
+    std::fprintf(stderr, "full retrain failed: %s\n", models.message().c_str());
+    return 1;
+  }
+  std::printf("%zu models (%zu targets x %zu horizons x (network + %d stations) x (xgboost + "
+              "linear)) in %.1f s\n",
+              models->size(), defaults.targets.size(), defaults.horizons_min.size(), stations,
+              full_s);
+
+  std::printf("\n## 60-minute models vs seasonal persistence (validation window, last 20%%)\n");
+  std::printf("%-8s %-10s %-12s %8s %8s %8s %10s %8s %s\n", "target", "kind", "scope", "rmse",
+              "mae", "r2", "pers_rmse", "skill", "gate");
+  for (const TrainedModel& m : *models) {
+    if (m.horizon_min != 60) continue;
+    if (m.scope == predict::ModelScope::kStation && m.kind == predict::ModelKind::kLinear) continue;
+    std::printf("%-8s %-10s %-12s %8.3f %8.3f %8.3f %10.3f %+8.3f %s\n",
+                std::string(Name(m.target)).c_str(),
+                m.kind == predict::ModelKind::kXgboost ? "xgboost" : "linear",
+                m.scope == predict::ModelScope::kNetwork ? "network" : m.station.c_str(),
+                m.overall.rmse, m.overall.mae, m.overall.r2, m.overall.persistence_rmse,
+                m.overall.skill, m.gate_passed ? "pass" : "FAIL");
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}

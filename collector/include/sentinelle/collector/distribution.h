@@ -1,0 +1,86 @@
+// Model distribution on the collector: the Ed25519 signing key, signed
+// manifests for registry versions, and their announcement on the retained
+// manifest topics (docs/PROTOCOL.md, "Model manifest"; docs/MODELS.md,
+// "Bundle").
+//
+// A bundle is the model file (the artifact, predict/model_file.h: booster,
+// feature specification, golden input/output pairs and the reference
+// histograms in "training") plus a signed manifest naming its version,
+// sha256, size, feature specification, XGBoost version, stage, rollout
+// stations and expiry. The signature covers the manifest; the manifest
+// covers the artifact through its sha256.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sentinelle/collector/registry.h"
+#include "sentinelle/collector/training_config.h"
+#include "sentinelle/crypto.h"
+#include "sentinelle/manifest.h"
+#include "sentinelle/result.h"
+
+namespace sentinelle::collector {
+
+// Loads the key pair, or creates it when neither file exists (first start):
+// private key mode 0600, public key 0644. Errors: only one of the two files
+// exists, a file is unreadable or malformed, the public key does not match
+// the private one, the private key file is readable by group or others.
+Result<Ed25519KeyPair> LoadOrCreateSigningKey(const std::string& private_path,
+                                              const std::string& public_path);
+
+// Retained manifest topics (docs/PROTOCOL.md, "Model manifest"):
+//   network: {p}/models/{target}/{horizon}/manifest
+//   linear:  {p}/models/{target}/{horizon}/linear/manifest
+//   station: {p}/models/{target}/{horizon}/stations/{id}/manifest
+std::string ManifestTopic(const std::string& prefix, const ModelFamily& family);
+
+struct ManifestOptions {
+  std::string public_url;        // artifact URL base
+  int64_t ttl_s = 30 * 86400;
+  bool rollback = false;         // signed permission to go back to an older version
+};
+
+// The signed manifest of a registry version at its current stage. Error for
+// a stage that is not announced (candidate, archived) or a missing artifact.
+Result<Manifest> BuildManifest(const ModelRecord& record, const ManifestOptions& options,
+                               int64_t now_s, const std::string& private_key);
+
+// Publishes retained messages (the MQTT link in production).
+using RetainedPublisher = std::function<void(const std::string& topic, const std::string& payload)>;
+
+// Announces registry versions and remembers the latest manifest of each
+// version (served by GET /api/v1/models/{version}/manifest). Thread-safe.
+class Distributor {
+ public:
+  // registry is borrowed; publisher may be empty (nothing announced).
+  Distributor(ModelRegistry* registry, Ed25519KeyPair key, ModelsConfig config,
+              std::string topic_prefix, RetainedPublisher publisher);
+
+  // Signs and publishes the version's manifest on its family topic. The
+  // manifest carries the rollback permission when `rollback` is set or a
+  // newer version of the family was ever announced (so re-announcing after
+  // a restart keeps it).
+  Result<Manifest> Announce(int64_t version, int64_t now_s, bool rollback = false);
+  // Clears the family's retained manifest (empty retained payload), e.g. when
+  // a candidate in canary is rolled back and nothing else is announced.
+  void Withdraw(const ModelFamily& family);
+  std::optional<Manifest> LatestManifest(int64_t version) const;
+  const std::string& public_key() const { return key_.public_key; }
+
+ private:
+  ModelRegistry* registry_;
+  Ed25519KeyPair key_;
+  ModelsConfig config_;
+  std::string prefix_;
+  RetainedPublisher publisher_;
+  mutable std::mutex mu_;
+  std::map<int64_t, Manifest> latest_;
+};
+
+}  // namespace sentinelle::collector

@@ -1,0 +1,265 @@
+// Distribution round trip on the collector's side with a real Mosquitto,
+// the collector's HTTP server and libcurl: retained signed manifests,
+// artifact download (with resume), the API's roles, training jobs over HTTP,
+// rollback announcements, and ingest committing while a job trains.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "broker.h"
+#include "http_client.h"
+#include "model_fixture.h"
+#include "sentinelle/collector/training_service.h"
+#include "sentinelle/crypto.h"
+#include "sentinelle/fetch.h"
+#include "sentinelle/predict/model_file.h"
+#include "test_agent.h"
+
+namespace sentinelle::collector {
+namespace {
+
+using nlohmann::json;
+using sentinelle::testing::HttpCall;
+using sentinelle::testing::kFixtureAdminToken;
+using sentinelle::testing::kFixtureScientistToken;
+using sentinelle::testing::kFixtureViewerToken;
+using sentinelle::testing::MosquittoBroker;
+using sentinelle::testing::ServedModel;
+using sentinelle::testing::ServedModelOptions;
+using sentinelle::testing::TempDir;
+using sentinelle::testing::WaitFor;
+using sentinelle::testing::WaitForJob;
+
+// The retained message on `topic` (mosquitto_sub, as any subscriber would see it).
+std::string Retained(int port, const std::string& topic) {
+  const std::string get = "mosquitto_sub -h 127.0.0.1 -p " + std::to_string(port) + " -t '" +
+                          topic + "' -C 1 -W 5 2>/dev/null";
+  std::string out;
+  if (FILE* f = ::popen(get.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    ::pclose(f);
+  }
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class DistributionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(broker_.Start()) << broker_.Log(); }
+  std::unique_ptr<ServedModel> Serve(ServedModelOptions o = {}) {
+    o.broker_uri = broker_.uri();
+    std::string error;
+    auto s = ServedModel::Start(o, &error);
+    EXPECT_TRUE(s) << error;
+    return s;
+  }
+  MosquittoBroker broker_;
+};
+
+TEST_F(DistributionTest, RetainedSignedManifestAndArtifactRoundTrip) {
+  auto served = Serve();
+  ASSERT_TRUE(served);
+  // The retained manifest, as an agent receives it on (re)connect.
+  std::string payload;
+  ASSERT_TRUE(WaitFor([&] {
+    payload = Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest");
+    return !payload.empty();
+  }, std::chrono::seconds(20)));
+  auto m = DecodeManifest(payload);
+  ASSERT_TRUE(m.ok()) << m.message() << ": " << payload;
+  auto public_key = ReadKeyFile(served->public_key_path);
+  ASSERT_TRUE(public_key.ok());
+  EXPECT_TRUE(VerifyManifest(*m, *public_key));
+  EXPECT_EQ(m->version, served->version);
+  EXPECT_EQ(m->stage, "production");
+  EXPECT_TRUE(m->stations.empty());
+  EXPECT_GT(m->expires_s, m->created_s);
+
+  // Download as the agent does: libcurl, viewer token, size cap, atomic file.
+  TempDir agent;
+  FetchOptions fo;
+  fo.bearer_token = kFixtureViewerToken;
+  fo.max_bytes = m->artifact_size;
+  auto got = FetchToFile(m->artifact_url, agent.File("model.json"), fo);
+  ASSERT_TRUE(got.ok()) << got.message();
+  const std::string bytes = Slurp(agent.File("model.json"));
+  EXPECT_EQ(static_cast<int64_t>(bytes.size()), m->artifact_size);
+  EXPECT_EQ(Sha256Hex(bytes), m->artifact_sha256);  // bytes served equal their sha256
+  auto loaded = predict::LoadModel(bytes, {});
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  auto spec = predict::FeatureSpec::FromJson(m->feature_spec);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ((*loaded)->meta.spec, *spec);
+
+  // Resume: a partial file is completed with a Range request.
+  {
+    std::ofstream part(agent.File("again.json.part"), std::ios::binary);
+    part << bytes.substr(0, bytes.size() / 3);
+  }
+  auto resumed = FetchToFile(m->artifact_url, agent.File("again.json"), fo);
+  ASSERT_TRUE(resumed.ok()) << resumed.message();
+  EXPECT_EQ(resumed->resumed_from, static_cast<int64_t>(bytes.size() / 3));
+  EXPECT_EQ(Slurp(agent.File("again.json")), bytes);
+
+  // No token, or a cap below the size: refused.
+  FetchOptions anonymous;
+  EXPECT_FALSE(FetchToFile(m->artifact_url, agent.File("anon.json"), anonymous).ok());
+  FetchOptions small = fo;
+  small.max_bytes = m->artifact_size - 1;
+  EXPECT_FALSE(FetchToFile(m->artifact_url, agent.File("small.json"), small).ok());
+
+  // The signed manifest and the public key over HTTP too.
+  const int port = served->http_port();
+  auto mf = HttpCall(port, "GET", "/api/v1/models/" + std::to_string(m->version) + "/manifest",
+                     kFixtureViewerToken);
+  ASSERT_EQ(mf.status, 200) << mf.body;
+  EXPECT_EQ(mf.body, payload);
+  auto pk = HttpCall(port, "GET", "/api/v1/models/public-key", kFixtureViewerToken);
+  ASSERT_EQ(pk.status, 200);
+  EXPECT_EQ(json::parse(pk.body)["public_key"], ToHex(*public_key));
+
+  // An artifact changed on disk is refused by the server, never served.
+  const std::string path =
+      served->collector().models()->registry().ArtifactPath(m->artifact_sha256);
+  {
+    std::string evil = bytes;
+    evil[evil.size() / 2] ^= 0x20;
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << evil;
+  }
+  auto tampered = HttpCall(port, "GET", "/api/v1/models/" + std::to_string(m->version) + "/artifact",
+                           kFixtureViewerToken);
+  EXPECT_EQ(tampered.status, 500);
+  EXPECT_NE(tampered.body.find("does not match its sha256"), std::string::npos);
+}
+
+TEST_F(DistributionTest, ApiRolesTrainingJobsPromotionAndRollback) {
+  auto served = Serve();
+  ASSERT_TRUE(served);
+  const int port = served->http_port();
+  const std::string v1 = std::to_string(served->version);
+
+  // Roles: viewers read; training and promotion need data_scientist or admin.
+  EXPECT_EQ(HttpCall(port, "GET", "/api/v1/models").status, 401);
+  EXPECT_EQ(HttpCall(port, "POST", "/api/v1/train", kFixtureViewerToken, "{}").status, 403);
+  EXPECT_EQ(HttpCall(port, "POST", "/api/v1/models/" + v1 + "/promote", kFixtureViewerToken,
+                     R"({"stage":"archived"})").status, 403);
+  EXPECT_EQ(HttpCall(port, "POST", "/api/v1/train", kFixtureScientistToken,
+                     R"({"targets":["nope"]})").status, 400);
+  EXPECT_EQ(HttpCall(port, "POST", "/api/v1/train", kFixtureScientistToken,
+                     R"({"surprise":1})").status, 400);
+
+  // On-demand training returns a job id with progress.
+  auto train = HttpCall(port, "POST", "/api/v1/train", kFixtureScientistToken,
+                        R"({"targets":["pm25"],"horizons_min":[60],"linear":false})");
+  ASSERT_EQ(train.status, 202) << train.body;
+  const std::string job = json::parse(train.body)["job"];
+  json status;
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = HttpCall(port, "GET", "/api/v1/jobs/" + job, kFixtureViewerToken);
+    if (r.status != 200) return false;
+    status = json::parse(r.body);
+    return status["state"] == "succeeded" || status["state"] == "failed";
+  }, std::chrono::seconds(60)));
+  ASSERT_EQ(status["state"], "succeeded") << status.dump();
+  EXPECT_EQ(status["trigger"]["by"], "fixture-scientist");
+  EXPECT_EQ(status["progress"]["done"], status["progress"]["total"]);
+  ASSERT_EQ(status["versions"].size(), 1u);
+  const std::string v2 = std::to_string(status["versions"][0].get<int64_t>());
+
+  auto inspect = HttpCall(port, "GET", "/api/v1/models/" + v2, kFixtureViewerToken);
+  ASSERT_EQ(inspect.status, 200);
+  json rec = json::parse(inspect.body);
+  EXPECT_EQ(rec["stage"], "candidate");
+  EXPECT_EQ(rec["parent_version"], served->version);
+  EXPECT_EQ(rec["trigger"]["job"], job);
+  EXPECT_TRUE(rec["lineage"].contains("feature_spec"));
+  auto list = HttpCall(port, "GET", "/api/v1/models?target=pm25&stage=candidate", kFixtureViewerToken);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_GE(json::parse(list.body)["models"].size(), 1u);
+  auto cmp = HttpCall(port, "GET", "/api/v1/models/compare?a=" + v1 + "&b=" + v2, kFixtureViewerToken);
+  ASSERT_EQ(cmp.status, 200);
+  EXPECT_TRUE(json::parse(cmp.body)["same_family"].get<bool>());
+
+  // Canary on one station: the retained manifest names it.
+  auto canary = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/promote", kFixtureScientistToken,
+                         R"({"stage":"canary","stations":["abj-plateau"],"reason":"try it"})");
+  ASSERT_EQ(canary.status, 200) << canary.body;
+  std::string payload;
+  ASSERT_TRUE(WaitFor([&] {
+    payload = Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest");
+    auto m = DecodeManifest(payload);
+    return m.ok() && std::to_string(m->version) == v2;
+  }, std::chrono::seconds(20)));
+  auto cm = DecodeManifest(payload);
+  EXPECT_EQ(cm->stage, "canary");
+  EXPECT_EQ(cm->stations, std::vector<std::string>{"abj-plateau"});
+
+  // Its live error is worse: the gate rolls it back, production is
+  // re-announced with a signed rollback permission, the reason recorded.
+  auto gate = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/rollout", kFixtureScientistToken,
+                       R"({"candidate_rmse":9.0,"candidate_samples":400,"current_rmse":6.0,"current_samples":400})");
+  ASSERT_EQ(gate.status, 200) << gate.body;
+  EXPECT_EQ(json::parse(gate.body)["verdict"], "roll_back");
+  ASSERT_TRUE(WaitFor([&] {
+    auto m = DecodeManifest(Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest"));
+    return m.ok() && std::to_string(m->version) == v1 && m->rollback &&
+           VerifyManifest(*m, served->public_key);
+  }, std::chrono::seconds(20)));
+  rec = json::parse(HttpCall(port, "GET", "/api/v1/models/" + v2, kFixtureViewerToken).body);
+  EXPECT_EQ(rec["stage"], "archived");
+  EXPECT_NE(rec["stage_reason"].get<std::string>().find("accuracy gate"), std::string::npos);
+
+  // Manual rollback with nothing older to return to: 404, production untouched.
+  auto rb = HttpCall(port, "POST", "/api/v1/models/rollback", kFixtureAdminToken,
+                     R"({"target":"pm25","horizon_min":60,"kind":"network","reason":"test"})");
+  EXPECT_EQ(rb.status, 404) << rb.body;
+  EXPECT_EQ(HttpCall(port, "GET", "/api/v1/models/999999", kFixtureViewerToken).status, 404);
+  EXPECT_EQ(HttpCall(port, "GET", "/api/v1/jobs/nope", kFixtureViewerToken).status, 404);
+}
+
+TEST_F(DistributionTest, IngestKeepsCommittingWhileAJobTrains) {
+  auto served = Serve();
+  ASSERT_TRUE(served);
+  TrainingService& models = *served->collector().models();
+  // A heavier job: every default target, station models too.
+  TrainRequest heavy;
+  heavy.targets = {Variable::kPm25, Variable::kPm10, Variable::kNo2, Variable::kO3};
+  heavy.horizons_min = {60, 180};
+  auto id = models.jobs().Submit(heavy, TriggerInfo{"manual", "test", ""});
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(WaitFor([&] { return models.jobs().Get(*id)->state == JobState::kRunning; }));
+  sentinelle::testing::TestAgent agent(broker_.uri(), "live-st");
+  ASSERT_TRUE(agent.Connect());
+  auto& pipeline = served->collector().pipeline();
+  int64_t committed_while_training = 0;
+  int64_t seq = 1;
+  while (models.jobs().Get(*id)->state == JobState::kRunning && seq < 400) {
+    const int64_t before = pipeline.commits();
+    ASSERT_TRUE(agent.Publish(seq, seq + 4));
+    ASSERT_TRUE(WaitFor([&] { return agent.AckedAll(seq, seq + 4); }, std::chrono::seconds(10)))
+        << "ingest stalled behind training";
+    if (models.jobs().Get(*id)->state == JobState::kRunning && pipeline.commits() > before) {
+      ++committed_while_training;
+    }
+    seq += 5;
+  }
+  EXPECT_GE(committed_while_training, 3);
+  auto done = WaitForJob(models.jobs(), *id, std::chrono::seconds(120));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->state, JobState::kSucceeded) << done->message;
+}
+
+}  // namespace
+}  // namespace sentinelle::collector

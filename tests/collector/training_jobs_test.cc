@@ -1,0 +1,131 @@
+// Training jobs: triggers, the alarm cooldown, the schedule, the queue bound,
+// with a real trainer, store and registry.
+#include <gtest/gtest.h>
+
+#include "model_fixture.h"
+#include "sentinelle/collector/registry.h"
+#include "sentinelle/collector/training_jobs.h"
+
+namespace sentinelle::collector {
+namespace {
+
+using sentinelle::testing::SimulatedStore;
+using sentinelle::testing::SmallTrainingConfig;
+using sentinelle::testing::TempDir;
+using sentinelle::testing::WaitForJob;
+
+class TrainingJobsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = SimulatedStore(dir_, 1, 8);
+    ASSERT_TRUE(store_);
+    auto r = ModelRegistry::Open(dir_.File("models"));
+    ASSERT_TRUE(r.ok()) << r.message();
+    registry_ = std::move(*r);
+    config_ = SmallTrainingConfig();
+    config_.alarm_cooldown_s = 3600;
+    config_.schedule_interval_s = 7 * 86400;
+    config_.max_queued_jobs = 2;
+    trainer_ = std::make_unique<Trainer>(config_, store_.get(), &env_);
+  }
+  std::unique_ptr<TrainingJobs> Jobs() {
+    return std::make_unique<TrainingJobs>(trainer_.get(), registry_.get(), &env_, config_);
+  }
+  TempDir dir_;
+  FakeEnv env_;
+  std::unique_ptr<SqliteHistoryStore> store_;
+  std::unique_ptr<ModelRegistry> registry_;
+  TrainingConfig config_;
+  std::unique_ptr<Trainer> trainer_;
+};
+
+TEST_F(TrainingJobsTest, AlarmCooldownPreventsARetrainingStorm) {
+  auto jobs = Jobs();
+  const int64_t t0 = 1767500000;
+  auto first = jobs->OnAlarm(Variable::kPm25, "drift:network:pm25", t0);
+  ASSERT_TRUE(first.ok()) << first.message();
+  // A burst of alarms while the job waits: refused.
+  for (int i = 1; i <= 5; ++i) {
+    auto again = jobs->OnAlarm(Variable::kPm25, "drift:network:pm25", t0 + i);
+    ASSERT_FALSE(again.ok());
+    EXPECT_NE(again.message().find("already queued"), std::string::npos) << again.message();
+  }
+  jobs->Start();
+  auto done = WaitForJob(*jobs, *first, std::chrono::seconds(60));
+  ASSERT_TRUE(done.has_value());
+  ASSERT_EQ(done->state, JobState::kSucceeded) << done->message;
+  EXPECT_EQ(done->trigger.kind, "alarm");
+  EXPECT_EQ(done->trigger.by, "drift:network:pm25");
+  ASSERT_FALSE(done->versions.empty());
+  auto rec = registry_->Get(done->versions[0]);
+  ASSERT_TRUE(rec.ok() && *rec);
+  EXPECT_EQ((*rec)->trigger.kind, "alarm");
+  EXPECT_EQ((*rec)->trigger.job_id, *first);
+
+  // After the job, still within the cooldown: refused, and the reason says when.
+  auto cooling = jobs->OnAlarm(Variable::kPm25, "accuracy:st:pm25", t0 + 600);
+  ASSERT_FALSE(cooling.ok());
+  EXPECT_NE(cooling.message().find("cooldown"), std::string::npos) << cooling.message();
+  EXPECT_EQ(jobs->alarms_refused(), 6);
+  // Another target has its own cooldown.
+  EXPECT_TRUE(jobs->OnAlarm(Variable::kNo2, "drift:network:no2", t0 + 600).ok());
+  jobs->Stop();
+
+  // The cooldown survives a restart (kept in the registry).
+  auto restarted = Jobs();
+  EXPECT_FALSE(restarted->OnAlarm(Variable::kPm25, "drift", t0 + 3599).ok());
+  EXPECT_TRUE(restarted->OnAlarm(Variable::kPm25, "drift", t0 + 3600).ok());
+}
+
+TEST_F(TrainingJobsTest, ScheduleQueuesAFullRetrainWhenDue) {
+  auto jobs = Jobs();
+  const int64_t t0 = 1767500000;
+  EXPECT_FALSE(jobs->Tick(t0).has_value());  // first start: the schedule counts from now
+  EXPECT_FALSE(jobs->Tick(t0 + 7 * 86400 - 1).has_value());
+  auto id = jobs->Tick(t0 + 7 * 86400);
+  ASSERT_TRUE(id.has_value());
+  auto st = jobs->Get(*id);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->trigger.kind, "schedule");
+  EXPECT_EQ(st->state, JobState::kQueued);
+  EXPECT_FALSE(jobs->Tick(t0 + 7 * 86400 + 60).has_value());
+  // Disabled schedule.
+  config_.schedule_interval_s = 0;
+  auto off = Jobs();
+  EXPECT_FALSE(off->Tick(t0 + 100 * 86400).has_value());
+}
+
+TEST_F(TrainingJobsTest, QueueIsBoundedAndStopFailsWaitingJobs) {
+  auto jobs = Jobs();
+  auto a = jobs->Submit(TrainRequest{}, TriggerInfo{"manual", "alice", ""});
+  auto b = jobs->Submit(TrainRequest{}, TriggerInfo{"cli", "bob", ""});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(*a, *b);
+  auto c = jobs->Submit(TrainRequest{}, TriggerInfo{"manual", "carol", ""});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.message().find("queue full"), std::string::npos);
+  jobs->Stop();  // never started: both still queued
+  for (const auto& id : {*a, *b}) {
+    auto st = jobs->Get(id);
+    ASSERT_TRUE(st.has_value());
+    EXPECT_EQ(st->state, JobState::kQueued);
+  }
+  EXPECT_EQ(jobs->List().size(), 2u);
+}
+
+TEST_F(TrainingJobsTest, AFailingJobReportsWhy) {
+  auto jobs = Jobs();
+  TrainRequest req;
+  req.stations = {"nowhere"};
+  auto id = jobs->Submit(req, TriggerInfo{"manual", "alice", ""});
+  ASSERT_TRUE(id.ok());
+  jobs->Start();
+  auto done = WaitForJob(*jobs, *id, std::chrono::seconds(30));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->state, JobState::kFailed);
+  EXPECT_NE(done->message.find("no readings"), std::string::npos) << done->message;
+  EXPECT_TRUE(done->versions.empty());
+}
+
+}  // namespace
+}  // namespace sentinelle::collector

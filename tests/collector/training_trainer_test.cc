@@ -1,0 +1,213 @@
+// The trainer with real XGBoost on small simulated histories in a real
+// SQLite store: models, metrics, the time-ordered split, reproducibility and
+// the skill gate.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model_fixture.h"
+#include "sentinelle/collector/training.h"
+#include "sentinelle/predict/model_file.h"
+
+namespace sentinelle::collector {
+namespace {
+
+using sentinelle::testing::SimulatedStore;
+using sentinelle::testing::SmallTrainingConfig;
+using sentinelle::testing::TempDir;
+
+const TrainedModel* Find(const std::vector<TrainedModel>& models, predict::ModelKind kind,
+                         predict::ModelScope scope, const std::string& station = "") {
+  for (const auto& m : models) {
+    if (m.kind == kind && m.scope == scope && m.station == station) return &m;
+  }
+  return nullptr;
+}
+
+TEST(FitMetricsTest, ComputesErrorsAndSkillAgainstPersistence) {
+  const std::vector<float> actual = {1, 2, 3, 4};
+  const std::vector<float> predicted = {1, 2, 3, 6};
+  const std::vector<double> persistence = {2, 3, 4, NAN};
+  const FitMetrics m = ComputeFitMetrics(actual, predicted, persistence);
+  EXPECT_EQ(m.rows, 4);
+  EXPECT_DOUBLE_EQ(m.rmse, 1.0);                  // sqrt(4 / 4)
+  EXPECT_DOUBLE_EQ(m.mae, 0.5);
+  EXPECT_DOUBLE_EQ(m.r2, 1.0 - 4.0 / 5.0);        // SS_res 4, SS_tot 5
+  EXPECT_EQ(m.persistence_rows, 3);
+  EXPECT_DOUBLE_EQ(m.persistence_rmse, 1.0);
+  EXPECT_DOUBLE_EQ(m.model_rmse_on_persistence_rows, 0.0);
+  EXPECT_DOUBLE_EQ(m.skill, 1.0);
+}
+
+TEST(SplitTest, NeverLetsAValidationTargetIntoTraining) {
+  TempDir dir;
+  auto store = SimulatedStore(dir, 1, 6);
+  ASSERT_TRUE(store);
+  auto stations = store->ListStations();
+  ASSERT_TRUE(stations.ok() && !stations->empty());
+  auto history = store->QueryReadings((*stations)[0].info.id, {0, INT64_MAX}, INT64_MAX);
+  ASSERT_TRUE(history.ok());
+  std::vector<Reading> readings;
+  for (auto& sr : *history) readings.push_back(sr.reading);
+  const auto spec = predict::FeatureSpec::Default();
+  auto all = predict::BuildTrainingMatrix(readings, spec, Variable::kPm25, 60);
+  ASSERT_TRUE(all.ok()) << all.message();
+  const int64_t cutoff = all->window_end_s[all->X.rows * 3 / 4];
+  predict::TrainingSet train, val;
+  SplitByTime(*all, cutoff, 60, train, val);
+  ASSERT_GT(train.X.rows, 100u);
+  ASSERT_GT(val.X.rows, 100u);
+  EXPECT_EQ(train.X.rows, train.y.size());
+  for (size_t i = 0; i < train.X.rows; ++i) {
+    EXPECT_LT(train.window_end_s[i] + 3600, cutoff);
+    if (i > 0) {
+      EXPECT_LT(train.window_end_s[i - 1], train.window_end_s[i]);  // order kept
+    }
+  }
+  for (size_t i = 0; i < val.X.rows; ++i) {
+    EXPECT_GE(val.window_end_s[i], cutoff);
+    if (i > 0) {
+      EXPECT_LT(val.window_end_s[i - 1], val.window_end_s[i]);
+    }
+  }
+  // The hour before the cutoff is dropped: its targets lie in validation time.
+  EXPECT_LE(train.X.rows + val.X.rows, all->X.rows);
+  EXPECT_GE(train.X.rows + val.X.rows + 12, all->X.rows);
+}
+
+TEST(PersistenceTest, ForecastAtATimeUsesOnlyThePast) {
+  std::vector<Reading> h;
+  for (int i = 0; i < 400; ++i) {
+    Reading r;
+    r.station_id = "st";
+    r.window_end_s = 1767225600 + i * 300;
+    r.values[static_cast<int>(Variable::kPm25)] = 10 + (i % 7);
+    r.qc[static_cast<int>(Variable::kPm25)] = QcFlag::kOk;
+    h.push_back(r);
+  }
+  const auto before = PersistenceForecasts(h, Variable::kPm25, 60);
+  for (size_t i = 300; i < h.size(); ++i) h[i].values[static_cast<int>(Variable::kPm25)] = 500;
+  const auto after = PersistenceForecasts(h, Variable::kPm25, 60);
+  for (int i = 0; i < 300; ++i) {
+    const int64_t t = 1767225600 + i * 300;
+    EXPECT_DOUBLE_EQ(before.at(t), after.at(t)) << i;
+  }
+  EXPECT_NE(before.at(1767225600 + 300 * 300), after.at(1767225600 + 300 * 300));
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = SimulatedStore(dir_, 2, 30);
+    ASSERT_TRUE(store_) << "simulated history";
+  }
+  TempDir dir_;
+  std::unique_ptr<SqliteHistoryStore> store_;
+  FakeEnv env_;
+};
+
+TEST_F(TrainerTest, TrainsNetworkStationAndLinearModelsThatLoadAndBeatPersistence) {
+  TrainingConfig config = SmallTrainingConfig();
+  config.station_models = true;
+  Trainer trainer(config, store_.get(), &env_);
+  std::vector<TrainProgress> progress;
+  std::vector<std::string> skipped;
+  auto models = trainer.Run(TrainRequest{}, [&](const TrainProgress& p) { progress.push_back(p); },
+                            nullptr, &skipped);
+  ASSERT_TRUE(models.ok()) << models.message();
+  EXPECT_TRUE(skipped.empty());
+  ASSERT_EQ(models->size(), 6u);  // (network + 2 stations) x (xgboost + linear)
+  ASSERT_EQ(progress.size(), 3u);
+  EXPECT_EQ(progress.back().total, 3);
+
+  const TrainedModel* net = Find(*models, predict::ModelKind::kXgboost, predict::ModelScope::kNetwork);
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->stations.size(), 2u);
+  EXPECT_EQ(net->per_station.size(), 2u);
+  EXPECT_GT(net->train_rows, 4 * net->validation_rows / 2);
+  EXPECT_GT(net->rounds, 0);
+  EXPECT_LT(net->window_from_s, net->cutoff_s);
+  EXPECT_LT(net->cutoff_s, net->window_to_s);
+  EXPECT_FALSE(net->xgboost_version.empty());
+  EXPECT_TRUE(std::isfinite(net->overall.rmse));
+  EXPECT_GT(net->overall.r2, 0.5);
+  EXPECT_GT(net->overall.persistence_rows, net->validation_rows / 2);
+  EXPECT_GT(net->overall.skill, 0.0) << net->gate_reason;
+  EXPECT_TRUE(net->gate_passed) << net->gate_reason;
+  EXPECT_TRUE(net->reference.contains("features"));
+
+  for (const TrainedModel& m : *models) {
+    auto file = m.write("7", 1767225600);
+    ASSERT_TRUE(file.ok()) << file.message();
+    predict::LoadOptions lo;
+    lo.station_id = m.scope == predict::ModelScope::kStation ? m.station : "";
+    auto loaded = predict::LoadModel(*file, lo);
+    ASSERT_TRUE(loaded.ok()) << loaded.message();  // checksum, spec and golden pairs verified
+    EXPECT_EQ((*loaded)->meta.version, "7");
+    EXPECT_EQ((*loaded)->meta.self_test.size(), 8u);
+    EXPECT_TRUE((*loaded)->meta.training.contains("reference_histograms"));
+    EXPECT_TRUE((*loaded)->meta.training.contains("metrics"));
+  }
+  const TrainedModel* lin = Find(*models, predict::ModelKind::kLinear, predict::ModelScope::kNetwork);
+  ASSERT_NE(lin, nullptr);
+  EXPECT_EQ(lin->validation_rows, net->validation_rows);  // same rows, same features
+  EXPECT_GT(lin->overall.rmse, 0);
+}
+
+TEST_F(TrainerTest, SameDataAndSeedGiveTheSameBytes) {
+  TrainingConfig config = SmallTrainingConfig();
+  config.xgb.subsample = 0.7;  // the seed matters
+  Trainer trainer(config, store_.get(), &env_);
+  TrainRequest req;
+  req.linear = false;
+  auto a = trainer.Run(req, {}, nullptr);
+  auto b = trainer.Run(req, {}, nullptr);
+  req.seed = 7;
+  auto c = trainer.Run(req, {}, nullptr);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_EQ(a->size(), 1u);
+  EXPECT_EQ((*a)[0].booster_sha256, (*b)[0].booster_sha256);
+  auto fa = (*a)[0].write("3", 1767225600);
+  auto fb = (*b)[0].write("3", 1767225600);
+  ASSERT_TRUE(fa.ok() && fb.ok());
+  EXPECT_EQ(*fa, *fb);
+  EXPECT_NE((*a)[0].booster_sha256, (*c)[0].booster_sha256);
+}
+
+TEST_F(TrainerTest, SkillGateRefusesAModelTrainedOnShuffledTargets) {
+  Trainer trainer(SmallTrainingConfig(), store_.get(), &env_);
+  TrainRequest req;
+  req.TEST_shuffle_train_labels = true;
+  auto models = trainer.Run(req, {}, nullptr);
+  ASSERT_TRUE(models.ok()) << models.message();
+  ASSERT_EQ(models->size(), 2u);
+  for (const TrainedModel& m : *models) {
+    EXPECT_LE(m.overall.skill, 0.0);
+    EXPECT_FALSE(m.gate_passed);
+    EXPECT_NE(m.gate_reason.find("<="), std::string::npos) << m.gate_reason;
+  }
+}
+
+TEST_F(TrainerTest, SkipsModelsWithTooFewRowsAndHonoursCancel) {
+  TrainingConfig config = SmallTrainingConfig();
+  config.min_train_rows = 1000000;
+  Trainer trainer(config, store_.get(), &env_);
+  std::vector<std::string> skipped;
+  auto models = trainer.Run(TrainRequest{}, {}, nullptr, &skipped);
+  ASSERT_TRUE(models.ok());
+  EXPECT_TRUE(models->empty());
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_NE(skipped[0].find("pm25/60 network"), std::string::npos) << skipped[0];
+
+  std::atomic<bool> cancel{true};
+  auto cancelled = trainer.Run(TrainRequest{}, {}, &cancel);
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_NE(cancelled.message().find("cancelled"), std::string::npos);
+
+  TrainRequest unknown;
+  unknown.stations = {"no-such-station"};
+  EXPECT_FALSE(trainer.Run(unknown, {}, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace sentinelle::collector
