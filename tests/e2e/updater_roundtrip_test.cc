@@ -30,9 +30,7 @@ using testing::WaitFor;
 const std::string kStation = "e2e-station";
 
 std::string Scrape(int port) {
-  // The agent's /metrics over plain HTTP/1.0.
-  const std::string out_file = "/dev/stdout";
-  (void)out_file;
+  // The agent's /metrics, fetched with curl.
   TempDir d;
   ChildProcess curl({"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/metrics",
                      "-o", d.File("m.txt")},
