@@ -244,6 +244,7 @@ TEST(PredictionAgent, EngineCommitsPredictsAndPublishesOverMqtt) {
   std::filesystem::create_directory(model_dir);
   WriteFile(model_dir + "/network.json", Files().network_xgb);
   config.prediction = {{"model_dir", model_dir}, {"reload_interval_ms", 50}};
+  config.mqtt.status_interval_s = 1;
   auto engine = Engine::Create(config);
   ASSERT_TRUE(engine) << engine.message();
   auto service = PredictionService::Create(PredictionConfig::FromAgentConfig(config), "st-pred",
@@ -267,13 +268,13 @@ TEST(PredictionAgent, EngineCommitsPredictsAndPublishesOverMqtt) {
   }
   EXPECT_EQ(Count(config.store.path + ".predictions.db", "SELECT COUNT(*) FROM predictions"), 24);
 
-  // A model dropped into the directory is picked up by the running agent and
-  // listed in its status.
+  // A model dropped into the directory is picked up by the running agent
+  // and used for the next windows without a restart.
   WriteFile(model_dir + "/station.json", Files().linear);
   ASSERT_TRUE(WaitFor([&] { return (*service)->ModelInfo().size() == 2; }, 10s));
-  ASSERT_TRUE(WaitFor([&] {
-    return peer.LastRaw(topics.Status("st-pred")).find("lin-v1") != std::string::npos;
-  }, 15s)) << peer.LastRaw(topics.Status("st-pred"));
+  for (const auto& line : test::Burst(3, 2)) (*engine)->HandleLine(line);
+  ASSERT_TRUE(WaitFor([&] { return peer.RawCount(topics.Predictions("st-pred")) >= 5; }, 15s));
+  EXPECT_EQ(Count(config.store.path + ".predictions.db", "SELECT COUNT(*) FROM predictions"), 40);
   (*engine)->Stop();
 }
 
