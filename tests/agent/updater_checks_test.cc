@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 
@@ -128,7 +129,7 @@ class UpdaterChecksTest : public ::testing::Test {
   predict::FallbackChain chain_{"st-1", predict::ChainConfig{}};
   std::mutex mu_;
   std::vector<ModelHandover> handovers_;
-  bool refuse_hook_ = false;
+  std::atomic<bool> refuse_hook_{false};
   std::unique_ptr<ModelUpdater> updater_;
 };
 
