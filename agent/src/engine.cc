@@ -413,6 +413,21 @@ void Engine::OnLinkEventLocked(bool up, const std::string& cause, int64_t now) {
   ScheduleReconnectLocked(now);
 }
 
+namespace {
+// How many of the first `count` rows fit in one payload under the 1 MiB
+// limit (at least one: a single reading is far below it).
+size_t FitToPayload(const std::vector<StoredReading>& rows, size_t count) {
+  size_t bytes = 256;  // envelope: kind, schema, station
+  size_t n = 0;
+  while (n < count) {
+    bytes += rows[n].fragment.size() + 1;
+    if (n > 0 && bytes > kMaxPayloadBytes) break;
+    ++n;
+  }
+  return n;
+}
+}  // namespace
+
 bool Engine::PublishRowsLocked(const std::vector<StoredReading>& rows, size_t count, bool replay,
                                int64_t now) {
   std::vector<const std::string*> fragments;
@@ -454,8 +469,9 @@ void Engine::PumpLocked(int64_t now) {
       backfills_.pop_front();
       continue;
     }
-    if (!PublishRowsLocked(*rows, rows->size(), true, now)) return;
-    b.first = rows->back().seq + 1;
+    const size_t count = FitToPayload(*rows, rows->size());
+    if (!PublishRowsLocked(*rows, count, true, now)) return;
+    b.first = (*rows)[count - 1].seq + 1;
     if (b.first > b.last) backfills_.pop_front();
   }
   // No ack progress for too long: the collector may have lost what it got
@@ -487,6 +503,7 @@ void Engine::PumpLocked(int64_t now) {
     const bool live = is_live((*rows)[0].seq);
     size_t count = 1;
     while (count < rows->size() && is_live((*rows)[count].seq) == live) ++count;
+    count = FitToPayload(*rows, count);
     if (!PublishRowsLocked(*rows, count, !live, now)) return;
     send_cursor_ = (*rows)[count - 1].seq;
   }
