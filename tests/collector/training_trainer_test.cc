@@ -7,6 +7,7 @@
 
 #include "model_fixture.h"
 #include "sentinelle/collector/training.h"
+#include "sentinelle/monitor/histogram.h"
 #include "sentinelle/predict/model_file.h"
 
 namespace sentinelle::collector {
@@ -134,7 +135,11 @@ TEST_F(TrainerTest, TrainsNetworkStationAndLinearModelsThatLoadAndBeatPersistenc
   EXPECT_GT(net->overall.persistence_rows, net->validation_rows / 2);
   EXPECT_GT(net->overall.skill, 0.0) << net->gate_reason;
   EXPECT_TRUE(net->gate_passed) << net->gate_reason;
-  EXPECT_TRUE(net->reference.contains("features"));
+  // Reference histograms in the monitor's format, one per feature.
+  auto reference = monitor::ReferenceSet::FromJson(net->reference);
+  ASSERT_TRUE(reference.ok()) << reference.message();
+  EXPECT_EQ(reference->features.size(), net->spec.Width());
+  EXPECT_GE(reference->Find("pm25_lag0"), 0);
 
   for (const TrainedModel& m : *models) {
     auto file = m.write("7", 1767225600);

@@ -6,6 +6,7 @@
 
 #include "sentinelle/collector/training.h"
 #include "sentinelle/crypto.h"
+#include "sentinelle/monitor/histogram.h"
 #include "sentinelle/predict/linear_model.h"
 #include "sentinelle/predict/persistence.h"
 #include "sentinelle/xgboost/xgb_booster.h"
@@ -143,46 +144,38 @@ std::vector<float> PredictRows(const std::function<float(const float*)>& f, cons
   return out;
 }
 
-// Reference histograms of the training inputs for the drift monitor: per
-// feature, quantile edges over the training rows and the counts between
-// them (docs/MODELS.md, "Reference histograms").
-nlohmann::json ReferenceHistograms(const FeatureSpec& spec, const TrainingSet& train) {
-  constexpr int kBins = 20;
+// Reference histograms of the training inputs for the drift monitor
+// (monitor::ReferenceSet, docs/MONITORING.md "Reference histograms"): one
+// entry per feature of the specification, context bands from each row's
+// window end. At most ~50,000 evenly spaced rows feed the quantiles, which
+// bounds memory on a year of network rows without moving the edges much.
+Result<nlohmann::json> ReferenceHistograms(const FeatureSpec& spec, const TrainingSet& train) {
   const std::vector<std::string> names = spec.Names();
-  nlohmann::json features = nlohmann::json::array();
-  std::vector<float> column;
+  const size_t stride = std::max<size_t>(1, train.X.rows / 50000);
+  // Features never present in the training rows have no reference (the
+  // monitor treats an absent feature as not monitored).
+  std::vector<size_t> present;
+  std::vector<std::string> present_names;
   for (size_t c = 0; c < train.X.cols && c < names.size(); ++c) {
-    column.clear();
-    for (size_t r = 0; r < train.X.rows; ++r) {
-      const float v = train.X.row(r)[c];
-      if (!std::isnan(v)) column.push_back(v);
+    for (size_t r = 0; r < train.X.rows; r += stride) {
+      if (!std::isnan(train.X.row(r)[c])) {
+        present.push_back(c);
+        present_names.push_back(names[c]);
+        break;
+      }
     }
-    nlohmann::json f = {{"name", names[c]}, {"missing", train.X.rows - column.size()}};
-    if (column.empty()) {
-      f["edges"] = nlohmann::json::array();
-      f["counts"] = nlohmann::json::array();
-      features.push_back(std::move(f));
-      continue;
-    }
-    std::sort(column.begin(), column.end());
-    std::vector<double> edges;
-    for (int b = 0; b <= kBins; ++b) {
-      const size_t idx = std::min(column.size() - 1, b * (column.size() - 1) / kBins);
-      const double e = column[idx];
-      if (edges.empty() || e > edges.back()) edges.push_back(e);
-    }
-    if (edges.size() == 1) edges.push_back(edges[0] + 1.0);
-    std::vector<uint64_t> counts(edges.size() - 1, 0);
-    for (float v : column) {
-      size_t bin = static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), v) - edges.begin());
-      bin = std::clamp<size_t>(bin, 1, counts.size()) - 1;
-      ++counts[bin];
-    }
-    f["edges"] = edges;
-    f["counts"] = counts;
-    features.push_back(std::move(f));
   }
-  return {{"format", "sentinelle-reference-quantiles"}, {"version", 1}, {"features", features}};
+  if (present.empty()) return MakeError("no feature has a value");
+  monitor::ReferenceBuilder builder(present_names);
+  std::vector<double> row(present.size());
+  for (size_t r = 0; r < train.X.rows; r += stride) {
+    const float* x = train.X.row(r);
+    for (size_t k = 0; k < present.size(); ++k) row[k] = x[present[k]];
+    builder.AddRow(train.window_end_s[r], row);
+  }
+  auto set = builder.Build();
+  if (!set) return set.error();
+  return set->ToJson();
 }
 
 nlohmann::json XgbParamsJson(const XgbTrainingParams& p) {
@@ -308,7 +301,9 @@ Result<std::vector<TrainedModel>> Trainer::Run(const TrainRequest& request,
           std::mt19937_64 rng(seed);
           std::shuffle(train.y.begin(), train.y.end(), rng);
         }
-        nlohmann::json reference = ReferenceHistograms(spec, train);
+        auto built = ReferenceHistograms(spec, train);
+        if (!built) return MakeError(name + " reference histograms: " + built.message());
+        nlohmann::json reference = std::move(*built);
         auto per_station = [&](const std::function<std::vector<float>(const DenseMatrix&)>& f) {
           std::map<std::string, FitMetrics> res;
           for (const StationRows* m : members) {
