@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -324,6 +325,9 @@ int PredictionService::Reload() {
     slot_of_.erase(slot);
   }
   files_ = std::move(seen);
+  // Model parsing leaves freed pages behind (a large temporary JSON tree);
+  // hand them back so the station's resident memory stays small.
+  if (installed > 0) malloc_trim(0);
   return installed;
 }
 
