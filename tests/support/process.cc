@@ -58,8 +58,26 @@ bool PortOpen(int port) {
   return ok;
 }
 
+int TimeScale() {
+  static const int scale = [] {
+    if (const char* s = std::getenv("SENTINELLE_TEST_TIME_SCALE")) {
+      const int v = std::atoi(s);
+      if (v >= 1) return v;
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    return 4;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return 4;
+#endif
+#endif
+    return 1;
+  }();
+  return scale;
+}
+
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout * TimeScale();
   while (std::chrono::steady_clock::now() < deadline) {
     if (cond()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

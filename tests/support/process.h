@@ -31,7 +31,14 @@ int FreeLoopbackPort();
 // True when something accepts TCP connections on 127.0.0.1:port.
 bool PortOpen(int port);
 
-// Polls `cond` every 10 ms until it is true or `timeout` passes.
+// How much longer waits should be in this build: 4 under AddressSanitizer
+// (code runs 2-5x slower), else 1; SENTINELLE_TEST_TIME_SCALE overrides it.
+// WaitFor and ChildProcess::Wait apply it; tests with their own deadlines
+// multiply by it.
+int TimeScale();
+
+// Polls `cond` every 10 ms until it is true or `timeout` (times TimeScale())
+// passes.
 bool WaitFor(const std::function<bool()>& cond,
              std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
