@@ -7,7 +7,7 @@ PACKAGES=(
   libpaho-mqtt-dev libpaho-mqttpp-dev libsqlite3-dev sqlite3 libxgboost-dev
   nlohmann-json3-dev libcurl4-openssl-dev prometheus-cpp-dev libcivetweb-dev
   libspdlog-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  mosquitto mosquitto-clients prometheus curl python3
+  mosquitto mosquitto-clients prometheus curl python3 chromium
   python3-numpy python3-scipy
   openssl docker-compose prometheus-blackbox-exporter
 )

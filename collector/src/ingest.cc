@@ -363,11 +363,13 @@ bool IngestPipeline::CommitItems(std::vector<Item>& items) {
     if (sr.clock == ClockFlag::kUnsynced) metrics_->clock_unsynced->Increment();
     if (sr.clock == ClockFlag::kSkew) metrics_->clock_skew->Increment();
     health_->OnReading(sr);
+    metrics_->station_gauges().OnReading(sr);
     if (sr.reading.seq > 0) seqs[sr.reading.station_id].push_back(sr.reading.seq);
   }
   for (const PredictionRecord& p : batch.predictions) {
     // The chain's first link is the station model: anything else is a fallback.
     health_->OnPrediction(p.station_id, p.model_kind != "station");
+    metrics_->station_gauges().OnPrediction(p);
   }
   for (size_t i = 0; i < statuses.size(); ++i) {
     health_->OnStatus(*statuses[i], batch.statuses[i].received_ms);
@@ -439,6 +441,7 @@ void IngestPipeline::UpdateGauges(int64_t now_ms) {
   for (int i = 0; i < kHealthStateCount; ++i) {
     metrics_->stations(static_cast<HealthState>(i)).Set(static_cast<double>(counts[i]));
   }
+  metrics_->station_gauges().OnHealth(health_->All(now_ms, open));
 }
 
 }  // namespace sentinelle::collector

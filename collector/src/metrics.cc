@@ -118,6 +118,7 @@ CollectorMetrics::CollectorMetrics() : registry_(std::make_shared<prometheus::Re
     stations_[i] =
         &stations.Add({{"state", std::string(HealthStateName(static_cast<HealthState>(i)))}});
   }
+  station_gauges_ = std::make_unique<StationGauges>(*registry_);
 }
 
 std::string CollectorMetrics::Serialize() const {

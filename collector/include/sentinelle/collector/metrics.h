@@ -1,7 +1,9 @@
 // The collector's Prometheus metrics, in a Registry the collector owns and
 // serves on its own HTTP port (/metrics). Every label takes values from a
-// fixed, small set: nothing is labelled per station, so cardinality stays
-// bounded with thousands of stations (health is exposed as counts per state).
+// fixed, small set: nothing here is labelled per station, so cardinality
+// stays bounded with thousands of stations (health is exposed as counts per
+// state). The per-station series the dashboards need live in StationGauges,
+// capped at a fixed number of stations.
 //
 // Registration happens in the constructor (may throw, start-up only); every
 // accessor afterwards is thread-safe and never throws.
@@ -19,6 +21,7 @@
 #include <string_view>
 
 #include "sentinelle/collector/health.h"
+#include "sentinelle/collector/station_gauges.h"
 
 namespace sentinelle::collector {
 
@@ -87,6 +90,7 @@ class CollectorMetrics {
   prometheus::Gauge* gaps_open;
   prometheus::Gauge* mqtt_connected;
   prometheus::Gauge& stations(HealthState s) { return *stations_[static_cast<int>(s)]; }
+  StationGauges& station_gauges() { return *station_gauges_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -94,6 +98,7 @@ class CollectorMetrics {
   std::array<prometheus::Counter*, kRejectReasonCount> rejected_{};
   std::array<prometheus::Counter*, kHttpRejectReasonCount> http_rejected_{};
   std::array<prometheus::Gauge*, kHealthStateCount> stations_{};
+  std::unique_ptr<StationGauges> station_gauges_;
 };
 
 }  // namespace sentinelle::collector
