@@ -79,6 +79,11 @@ class Demo:
         self.procs = []
         self.stations = DEFAULT_STATIONS[: args.stations]
         self.token = secrets.token_hex(16)
+        self.station_token = secrets.token_hex(16)  # viewer: agents download models with it
+        self.job = None            # the first training job's id
+        self.job_state = "-"
+        self.promoted = []         # versions the demo promoted to production
+        self.refused = []          # versions the gate kept in candidate
         self.http_port = free_port()
         self.broker_port = free_port()
         # Simulated time: the live phase ends about now, so nothing is "in the future".
@@ -97,12 +102,22 @@ class Demo:
         self.procs.append(p)
         return p
 
-    def api(self, path):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}",
-                                     headers={"Authorization": "Bearer " + self.token})
+    def api(self, path, body=None):
+        """GET (or POST with a JSON body) on the collector's API; None when it fails."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": "Bearer " + self.token}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=data,
+                                     headers=headers, method="GET" if data is None else "POST")
         try:
-            with urllib.request.urlopen(req, timeout=5) as r:
+            with urllib.request.urlopen(req, timeout=10) as r:
                 return json.loads(r.read().decode())
+        except urllib.error.HTTPError as e:
+            try:
+                return {"error": json.loads(e.read().decode()), "status": e.code}
+            except ValueError:
+                return {"error": str(e), "status": e.code}
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
@@ -153,7 +168,18 @@ class Demo:
                      "client_id": "sentinelle-collector-demo"},
             "http": {"listen": f"127.0.0.1:{self.http_port}",
                      "tokens": [{"name": "demo", "role": "admin",
-                                 "sha256": hashlib.sha256(self.token.encode()).hexdigest()}]},
+                                 "sha256": hashlib.sha256(self.token.encode()).hexdigest()},
+                                {"name": "stations", "role": "viewer",
+                                 "sha256": hashlib.sha256(self.station_token.encode())
+                                 .hexdigest()}]},
+            # Models: trained from the imported history on demand (the demo asks
+            # for the first job), signed with a key the collector creates on
+            # first start, served to the agents by this HTTP API.
+            "training": {"schedule_interval_s": 0, "min_train_rows": 150,
+                         "min_validation_rows": 40,
+                         "xgboost": {"num_rounds": 60, "early_stopping_rounds": 8}},
+            "models": {"dir": self.path("models"),
+                       "public_url": f"http://127.0.0.1:{self.http_port}"},
             # Simulated stations run in the past on an accelerated clock: their
             # windows are legitimately far behind the collector's wall clock.
             "ingest": {"clock_tolerance_s": int(self.args.duration * self.args.speed) + 2 * 86400},
@@ -191,8 +217,14 @@ class Demo:
                 "mqtt": {"uri": f"tcp://127.0.0.1:{self.broker_port}",
                          "client_id": "sentinelle-agent-" + sid, "status_interval_s": 5},
                 "metrics": {"listen": f"127.0.0.1:{m_port}"},
+                "prediction": {"model_dir": self.path(sid, "models")},
+                "updater": {"public_key_file": self.path("models", "signing.pub"),
+                            "model_dir": self.path(sid, "models"),
+                            "download_token": self.station_token,
+                            "retry_delay_ms": 1000},
                 "log": {"level": "info"},
             }
+            os.makedirs(self.path(sid, "models"), exist_ok=True)
             cfg_path = self.path(sid, "agent.json")
             with open(cfg_path, "w") as f:
                 json.dump(cfg, f, indent=2)
@@ -207,6 +239,67 @@ class Demo:
             for spec in faults.get(sid, []):
                 argv += ["--fault", spec + f",station={sid}"]
             self.start("sim-" + sid, argv)
+
+    # --------------------------------------------------------------- training
+    def start_training(self):
+        """The first models: one job over the imported history (network, station and
+        linear models for every default target and horizon)."""
+        if self.args.history_days <= 0 or self.args.no_models:
+            return
+        r = self.api("/api/v1/train", {}) or {}
+        self.job = r.get("job")
+        if not self.job:
+            self.failures.append(f"training request refused: {r}")
+
+    def poll_training(self):
+        """Follows the job; when it is done, promotes what passed the skill gate."""
+        if not self.job or self.job_state in ("succeeded", "failed"):
+            return
+        j = self.api(f"/api/v1/jobs/{self.job}") or {}
+        state = j.get("state", "?")
+        prog = j.get("progress", {})
+        self.job_state = state
+        self.job_progress = f"{prog.get('done', 0)}/{prog.get('total', 0)} {prog.get('step', '')}"
+        if state == "failed":
+            self.failures.append(f"training job failed: {j.get('message')}")
+        if state != "succeeded":
+            return
+        for v in j.get("versions", []):
+            r = self.api(f"/api/v1/models/{v}/promote",
+                         {"stage": "production", "reason": "demo: first models"}) or {}
+            (self.refused if "error" in r else self.promoted).append(v)
+
+    def wait_training(self, timeout=900):
+        """Stations start once the first models exist, so they move from the fallback
+        chain to the distributed models in their first minutes."""
+        if not self.job:
+            return
+        deadline = time.time() + timeout
+        last = ""
+        while time.time() < deadline and self.job_state not in ("succeeded", "failed"):
+            self.poll_training()
+            line = f"  training {self.job}: {self.job_state} {getattr(self, 'job_progress', '')}"
+            if line != last:
+                print(line, flush=True)
+                last = line
+            time.sleep(1)
+        if self.job_state != "succeeded":
+            self.failures.append(f"training job {self.job} ended {self.job_state}")
+            return
+        print(f"  first models: {len(self.promoted)} promoted to production, "
+              f"{len(self.refused)} kept as candidates by the skill gate", flush=True)
+
+    def models_line(self):
+        models = (self.api("/api/v1/models?limit=500") or {}).get("models", [])
+        stages = {}
+        for m in models:
+            stages[m.get("stage", "?")] = stages.get(m.get("stage", "?"), 0) + 1
+        top = max((m.get("version", 0) for m in models), default=0)
+        job = f"job {self.job} {self.job_state}" if self.job else "no training job"
+        if self.job and self.job_state in ("queued", "running"):
+            job += f" ({getattr(self, 'job_progress', '')})"
+        return (f"models: {len(models)} registered, newest v{top}, " +
+                ", ".join(f"{k} {v}" for k, v in sorted(stages.items())) + f"   {job}")
 
     # ------------------------------------------------------------------- view
     def latest_reading(self, station):
@@ -241,6 +334,7 @@ class Demo:
         lines.append(f"gaps: open {len(gaps.get('open', []))}  "
                      f"outstanding seqs {gaps.get('outstanding_seqs', 0)}  "
                      f"lost {len(gaps.get('lost', []))}")
+        lines.append(self.models_line())
         if sys.stdout.isatty() and not final:
             sys.stdout.write("\x1b[2J\x1b[H")
         print("\n".join(lines), flush=True)
@@ -248,6 +342,7 @@ class Demo:
     def run_live(self):
         t_end = time.time() + self.args.duration
         while time.time() < t_end or self.args.keep_running:
+            self.poll_training()
             self.view()
             for p in self.procs:
                 if p.name.startswith(("agent", "collector", "mosquitto")) and not p.alive():
@@ -286,6 +381,22 @@ class Demo:
                 self.check(seqs == sorted(seqs), f"{sid}: sequence numbers in order")
         gaps = self.api("/api/v1/gaps") or {}
         self.check(gaps.get("outstanding_seqs", 0) == 0, "gap ledger empty")
+        if self.job:
+            self.check(self.job_state == "succeeded" and len(self.promoted) > 0,
+                       f"first models trained and promoted ({len(self.promoted)} in production, "
+                       f"{len(self.refused)} kept back by the skill gate)")
+            for sid in self.stations:
+                r = self.api(f"/api/v1/stations/{sid}/predictions?from={utc(self.live_start)}"
+                             f"&to={utc(live_end + 86400)}&limit=100000") or {}
+                kinds = {}
+                for p in r.get("predictions", []):
+                    k = (p.get("model") or {}).get("kind", "?")
+                    kinds[k] = kinds.get(k, 0) + 1
+                by_model = kinds.get("station", 0) + kinds.get("network", 0)
+                print(f"  {sid}: predictions by chain link " +
+                      ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+                self.check(by_model > 0, f"{sid}: distributed models in use ({by_model} "
+                           "predictions by a station or network model)")
         if not self.args.no_faults and len(self.stations) >= 2:
             r = self.api(f"/api/v1/stations/{self.stations[0]}/readings?from="
                          f"{utc(self.live_start)}&to={utc(live_end + 86400)}") or {}
@@ -313,6 +424,7 @@ def main():
     ap.add_argument("--history-days", type=int, default=28)
     ap.add_argument("--keep-running", action="store_true")
     ap.add_argument("--no-faults", action="store_true")
+    ap.add_argument("--no-models", action="store_true", help="skip training and distribution")
     ap.add_argument("--check", action="store_true", help="assert the outcome, exit 1 if not")
     ap.add_argument("--refresh", type=float, default=2.0)
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
@@ -328,6 +440,8 @@ def main():
         demo.collector_config()
         demo.history()
         demo.start_collector()
+        demo.start_training()
+        demo.wait_training()
         demo.start_stations()
         demo.run_live()
         time.sleep(3)
