@@ -11,6 +11,7 @@
 #include "sentinelle/collector/auth.h"
 #include "sentinelle/collector/collector.h"
 #include "sentinelle/collector/import.h"
+#include "sentinelle/collector/monitoring.h"
 #include "sentinelle/collector/sqlite_store.h"
 #include "sentinelle/collector/training_cli.h"
 #include "sentinelle/version.h"
@@ -31,6 +32,8 @@ Commands:
   models promote V STAGE [--stations a,b] [--reason TEXT]
   models rollback TARGET HORIZON KIND [STATION] [--reason TEXT]
                       registry (docs/MODELS.md); a running collector announces changes
+  report [--station ID] [--format json|html] [--at TIME] --out FILE|-
+                      drift and accuracy report (docs/MONITORING.md, "Report JSON")
   keygen              create the model signing key pair if missing; print the public key
   export-public-key   print the public key (hex) agents verify manifests with
 
@@ -104,7 +107,8 @@ int main(int argc, char** argv) {
       config_path = args[++i];
       continue;
     }
-    if (!positional.empty() && sentinelle::collector::IsModelCommand(positional[0])) {
+    if (!positional.empty() && (sentinelle::collector::IsModelCommand(positional[0]) ||
+                                positional[0] == "report")) {
       positional.push_back(args[i]);  // model commands take their own --options
       continue;
     }
@@ -146,6 +150,7 @@ int main(int argc, char** argv) {
   }
   if (command == "run" && positional.size() <= 1) return Run(config);
   if (command == "import" && positional.size() == 2) return Import(config, positional[1]);
+  if (command == "report") return sentinelle::collector::RunReportCommand(config, positional);
   if (sentinelle::collector::IsModelCommand(command)) {
     return sentinelle::collector::RunModelCommand(config, positional);
   }

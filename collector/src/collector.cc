@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "sentinelle/collector/monitoring.h"
 #include "sentinelle/collector/sqlite_store.h"
 #include "sentinelle/collector/training_service.h"
 
@@ -21,6 +22,7 @@ Status Collector::Start() {
   auto store = SqliteHistoryStore::Open(so);
   if (!store) return MakeError("store " + config_.db_path + ": " + store.message());
   store_ = std::move(*store);
+  monitored_store_ = std::make_unique<MonitoredStore>(store_.get());
   ledger_ = std::make_unique<GapLedger>(config_.gaps);
   health_ = std::make_unique<HealthTracker>(config_.health);
   // The link needs the pipeline as its sink and the pipeline needs the link
@@ -31,7 +33,8 @@ Status Collector::Start() {
         pipeline_->Submit(topic, payload, arrival_ms);
       },
       metrics_.get(), env_);
-  pipeline_ = std::make_unique<IngestPipeline>(config_, store_.get(), ledger_.get(), health_.get(),
+  pipeline_ = std::make_unique<IngestPipeline>(config_, monitored_store_.get(), ledger_.get(),
+                                               health_.get(),
                                                metrics_.get(), mqtt_.get(), env_);
   if (auto st = pipeline_->Start(); !st) return st;
   auto models = TrainingService::Open(
@@ -44,6 +47,29 @@ Status Collector::Start() {
     return MakeError("models: " + models.message());
   }
   models_ = std::move(*models);
+  if (config_.monitoring.enabled) {
+    MonitorDeps md;
+    md.store = store_.get();
+    md.registry = &models_->registry();
+    md.jobs = &models_->jobs();
+    md.metrics = metrics_.get();
+    md.health = health_.get();
+    md.ledger = ledger_.get();
+    md.env = env_;
+    auto monitor = Monitor::Open(config_.monitoring, config_.db_path, md);
+    if (!monitor) {
+      pipeline_->Stop();
+      return MakeError(monitor.message());
+    }
+    monitor_ = std::move(*monitor);
+    // Attached before the rebuild: what ingest commits meanwhile is seen
+    // twice at most, and counted once.
+    monitored_store_->Attach(monitor_.get());
+    if (auto st = monitor_->Start(); !st) {
+      pipeline_->Stop();
+      return MakeError("monitor: " + st.message());
+    }
+  }
   if (config_.http.enabled) {
     ApiDeps deps;
     deps.store = store_.get();
@@ -54,6 +80,7 @@ Status Collector::Start() {
     deps.env = env_;
     deps.mqtt_connected = [this] { return mqtt_->connected(); };
     deps.models = &models_->api();
+    deps.monitor = monitor_.get();
     http_ = std::make_unique<HttpApi>(config_.http, deps);
     if (auto st = http_->Start(); !st) {
       pipeline_->Stop();
@@ -74,7 +101,9 @@ void Collector::Stop() {
   // its acks to the link, then disconnect (paho waits for in-flight acks).
   if (http_) http_->Stop();
   models_->Stop();
+  if (monitor_) monitor_->Stop();
   pipeline_->Stop();
+  monitored_store_->Attach(nullptr);
   mqtt_->Stop();
   spdlog::info("collector stopped");
 }

@@ -121,6 +121,7 @@ CollectorConfig LoadCollectorConfig(ConfigReader& r) {
   }
 
   LoadTrainingConfig(r, c.db_path, c.training, c.models);
+  LoadMonitoringConfig(r, c.monitoring);
 
   c.log.level = r.Get<std::string>("log.level", c.log.level);
   c.log.json = r.Get<bool>("log.json", c.log.json);

@@ -10,6 +10,7 @@
 
 #include "rate_limited_log.h"
 #include "sentinelle/collector/import.h"
+#include "sentinelle/collector/monitoring.h"
 #include "sentinelle/collector/registry_api.h"
 #include "sentinelle/history_csv.h"
 #include "sentinelle/json_util.h"
@@ -271,6 +272,11 @@ HttpResponse HttpApi::Handle(const HttpRequest& req) {
       *who = principal ? principal->name : "anonymous";
       return refused;
     });
+  }
+  if (deps_.monitor && MonitoringOwns(parts)) {
+    if (!get) return Refuse(req, HttpRejectReason::kMethodNotAllowed, 405, "use GET");
+    if (auto refused = Authorize(req, Permission::kRead, config_.read_public)) return *refused;
+    return HandleMonitoring(*deps_.monitor, req, parts, deps_.env->WallMs() / 1000);
   }
   if (parts.size() == 1 && parts[0] == "stations" && post) {
     if (auto refused = Authorize(req, Permission::kRegistry, false)) return *refused;

@@ -3,6 +3,7 @@
 // lifecycle, separately and wired together on synthetic networks.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 
 #include "sentinelle/monitor/alarm.h"
@@ -185,6 +186,7 @@ std::vector<StationDrift> Network(const std::vector<std::string>& drifting) {
     d.drifting = std::find(drifting.begin(), drifting.end(), site.id) != drifting.end();
     d.score = d.drifting ? 3.0 : 0.2;
     d.figures.psi = d.drifting ? 0.8 : 0.01;
+    d.figures.shift = d.drifting ? 2.0 : 0.05;
     out.push_back(d);
   }
   return out;
@@ -393,7 +395,10 @@ TEST(DriftAlarmsTest, CalibrationDriftAtOneStationRaisesASensorAlarmOnly) {
   EXPECT_EQ(a.subject, "abj-g12");
   EXPECT_EQ(a.what, "pm25");
   EXPECT_GE(a.start_s, fault_at);
-  EXPECT_LE(a.start_s, fault_at + kDay);
+  // The shift must stand out from the neighbours' (relative z >= 3) before
+  // the verdict is a sensor fault: within two days with a 3-day window.
+  EXPECT_LE(a.start_s, fault_at + 2 * kDay);
+  EXPECT_GE(a.figures.at("relative_z"), 3.0);
   EXPECT_GT(a.figures.at("psi"), 0.25);
   EXPECT_EQ(a.figures.at("drifting_neighbours"), 0);
   EXPECT_NE(a.reason.find("do not retrain"), std::string::npos) << a.reason;
@@ -469,6 +474,95 @@ TEST(DriftAlarmsTest, PredictionDriftRaisesPerStationWhateverTheNeighbours) {
     EXPECT_NE(a.reason.find("predictions"), std::string::npos);
   }
   EXPECT_FALSE(book.Find(AlarmKind::kDriftSensorFault, "abj-g11", "pred/pm25/60").has_value());
+}
+
+
+// A dust episode moves every station, some more than others: the one that
+// crosses the drift thresholds alone, while its neighbours moved the same
+// way by less, is not a sensor fault. One whose shift stands out is.
+TEST(ClassifierTest, UnevenRegionalShiftIsNotASensorFault) {
+  auto net = Network({"abj-g11"});
+  // g11's four neighbours (g01, g10, g12, g21, 4 km away) moved by 0.6-0.9 IQR.
+  const std::map<std::string, double> moved = {
+      {"abj-g01", 0.7}, {"abj-g10", 0.9}, {"abj-g12", 0.6}, {"abj-g21", 0.8}, {"abj-g11", 1.1}};
+  for (auto& s : net) s.figures.shift = moved.count(s.station_id) ? moved.at(s.station_id) : 0.5;
+  auto v = ClassifyDrift(net);
+  EXPECT_EQ(VerdictOf(v, "abj-g11").verdict, Verdict::kUndetermined);
+  EXPECT_LT(VerdictOf(v, "abj-g11").relative_z, 3.0) << VerdictOf(v, "abj-g11").relative_z;
+  EXPECT_GT(VerdictOf(v, "abj-g11").neighbour_shift, 0.4);
+
+  // Far above its neighbours, but they moved too: the region is changing.
+  for (auto& s : net) {
+    if (s.station_id == "abj-g11") s.figures.shift = 3.5;
+  }
+  v = ClassifyDrift(net);
+  EXPECT_GE(VerdictOf(v, "abj-g11").relative_z, 3.0);
+  EXPECT_EQ(VerdictOf(v, "abj-g11").verdict, Verdict::kUndetermined);
+  // Neighbours holding still: a sensor fault.
+  const std::map<std::string, double> still = {
+      {"abj-g01", 0.05}, {"abj-g10", -0.05}, {"abj-g12", 0.1}, {"abj-g21", 0.0}};
+  for (auto& s : net) {
+    if (still.count(s.station_id)) s.figures.shift = still.at(s.station_id);
+  }
+  v = ClassifyDrift(net);
+  EXPECT_EQ(VerdictOf(v, "abj-g11").verdict, Verdict::kSensorFault);
+  EXPECT_GE(VerdictOf(v, "abj-g11").relative_z, 3.0);
+
+  // A negative shift (a sensor reading low) is an outlier too.
+  for (auto& s : net) {
+    if (s.station_id == "abj-g11") s.figures.shift = -2.0;
+  }
+  EXPECT_EQ(VerdictOf(ClassifyDrift(net), "abj-g11").verdict, Verdict::kSensorFault);
+
+  // With the test disabled the neighbour share alone decides (the old rule).
+  ClassifierConfig off;
+  off.min_relative_z = 0;
+  off.max_neighbour_shift = -1;
+  for (auto& s : net) {
+    if (s.station_id == "abj-g11") s.figures.shift = 1.1;
+  }
+  EXPECT_EQ(VerdictOf(ClassifyDrift(net, off), "abj-g11").verdict, Verdict::kSensorFault);
+}
+
+TEST(AlarmBookTest, RestoredOpenAlarmClearsAfterGoodEvaluations) {
+  AlarmBook book;  // raise_after 3, clear_after 3
+  Alarm open;
+  open.id = 41;
+  open.kind = AlarmKind::kDriftSensorFault;
+  open.subject = "abj-plateau";
+  open.what = "pm25";
+  open.start_s = 1000;
+  open.raised_s = 3000;
+  open.reason = "before the restart";
+  open.figures = {{"psi", 1.5}};
+  open.peak = {{"psi", 2.0}};
+  Alarm closed = open;
+  closed.id = 7;
+  closed.what = "no2";
+  closed.end_s = 500;
+  closed.cleared_s = 600;
+  book.Restore(open);
+  book.Restore(closed);
+  ASSERT_TRUE(book.Find(AlarmKind::kDriftSensorFault, "abj-plateau", "pm25"));
+  EXPECT_EQ(book.Closed().size(), 1u);
+  // Still bad: stays open, peak kept, no second alarm.
+  Observation bad{AlarmKind::kDriftSensorFault, "abj-plateau", "pm25", true, "still", {}, {{"psi", 1.0}}};
+  Alarm a;
+  EXPECT_EQ(book.Observe(bad, 4000, &a), AlarmBook::Change::kNone);
+  EXPECT_EQ(a.id, 41u);
+  EXPECT_EQ(a.peak.at("psi"), 2.0);
+  Observation good{AlarmKind::kDriftSensorFault, "abj-plateau", "pm25", false, "", {}, {}};
+  EXPECT_EQ(book.Observe(good, 5000), AlarmBook::Change::kNone);
+  EXPECT_EQ(book.Observe(good, 6000), AlarmBook::Change::kNone);
+  EXPECT_EQ(book.Observe(good, 7000, &a), AlarmBook::Change::kCleared);
+  EXPECT_EQ(a.id, 41u);
+  EXPECT_EQ(*a.end_s, 5000);
+  // New alarms number after the restored ones.
+  Observation other{AlarmKind::kDriftRegional, "network", "pm25", true, "r", {}, {}};
+  for (int i = 0; i < 3; ++i) book.Observe(other, 8000 + i, &a);
+  EXPECT_EQ(a.id, 42u);
+  EXPECT_EQ(AlarmKindFromName("drift_regional"), AlarmKind::kDriftRegional);
+  EXPECT_FALSE(AlarmKindFromName("melt"));
 }
 
 }  // namespace

@@ -17,6 +17,14 @@ std::string_view AlarmKindName(AlarmKind k) {
   return "?";
 }
 
+std::optional<AlarmKind> AlarmKindFromName(std::string_view name) {
+  for (int i = 0; i < kAlarmKindCount; ++i) {
+    const auto k = static_cast<AlarmKind>(i);
+    if (AlarmKindName(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
 nlohmann::json AlarmToJson(const Alarm& a) {
   nlohmann::json j = {{"id", a.id},
                       {"kind", std::string(AlarmKindName(a.kind))},
@@ -101,6 +109,24 @@ AlarmBook::Change AlarmBook::Observe(const Observation& obs, int64_t now_s, Alar
   // Quiet conditions with no alarm need no memory.
   if (!c.alarm && c.bad_streak == 0) conditions_.erase(Key(obs.kind, obs.subject, obs.what));
   return change;
+}
+
+void AlarmBook::Restore(const Alarm& alarm) {
+  next_id_ = std::max(next_id_, alarm.id + 1);
+  if (!alarm.open()) {
+    closed_.push_back(alarm);
+    while (closed_.size() > config_.max_closed) {
+      closed_.pop_front();
+      ++closed_dropped_;
+    }
+    return;
+  }
+  Condition& c = conditions_[Key(alarm.kind, alarm.subject, alarm.what)];
+  c.bad_streak = std::max(config_.raise_after, 1);
+  c.good_streak = 0;
+  c.streak_start_s = alarm.start_s;
+  c.peak = alarm.peak;
+  c.alarm = alarm;
 }
 
 std::vector<Alarm> AlarmBook::Open() const {

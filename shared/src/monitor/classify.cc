@@ -31,6 +31,15 @@ double DistanceKm(double lat1, double lon1, double lat2, double lon2) {
 
 namespace {
 
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const size_t m = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + m, v.end());
+  const double hi = v[m];
+  if (v.size() % 2) return hi;
+  return (*std::max_element(v.begin(), v.begin() + m) + hi) / 2;
+}
+
 int Root(std::vector<int>& parent, int i) {
   while (parent[i] != i) i = parent[i] = parent[parent[i]];
   return i;
@@ -63,6 +72,18 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
       out.stations[i].drifting_neighbours += stations[j].drifting ? 1 : 0;
     }
     out.stations[i].neighbours = static_cast<int>(near.size());
+    // Robust outlier score of this station's shift among its neighbours'.
+    auto& v = out.stations[i];
+    v.shift = stations[i].figures.shift;
+    if (!neighbours[i].empty()) {
+      std::vector<double> shifts;
+      for (int j : neighbours[i]) shifts.push_back(stations[j].figures.shift);
+      v.neighbour_shift = Median(shifts);
+      std::vector<double> dev;
+      for (double x : shifts) dev.push_back(std::fabs(x - v.neighbour_shift));
+      const double spread = std::max(1.4826 * Median(dev), config.min_shift_spread);
+      v.relative_z = std::fabs(v.shift - v.neighbour_shift) / spread;
+    }
   }
 
   const bool network_wide = out.drifting >= config.min_region_stations &&
@@ -77,7 +98,10 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
     } else if (v.neighbours == 0) {
       out.stations[i].verdict = Verdict::kIsolated;
     } else if (share <= config.sensor_fault_max_share) {
-      out.stations[i].verdict = Verdict::kSensorFault;
+      const bool outlier = config.min_relative_z <= 0 || v.relative_z >= config.min_relative_z;
+      const bool still = config.max_neighbour_shift < 0 ||
+                         std::fabs(v.neighbour_shift) <= config.max_neighbour_shift;
+      out.stations[i].verdict = outlier && still ? Verdict::kSensorFault : Verdict::kUndetermined;
     } else if (share >= config.regional_min_share) {
       candidate[i] = true;
     } else {
@@ -163,12 +187,17 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
       if (v.verdict == Verdict::kUndetermined || v.verdict == Verdict::kIsolated) continue;
       obs.bad = v.verdict == Verdict::kSensorFault;
       obs.reason = obs.what + " at " + s.station_id + " drifts (" + stats + ") while " + neigh +
-                   " within reach do: suspected sensor or calibration fault; check the "
-                   "station, do not retrain";
+                   " within reach do, and its shift (" + Fmt(v.shift) +
+                   " IQR) stands out from theirs (median " + Fmt(v.neighbour_shift) + ", z " +
+                   Fmt(v.relative_z) +
+                   "): suspected sensor or calibration fault; check the station, do not retrain";
     }
     obs.figures = DriftFigures(s.figures);
     obs.figures["neighbours"] = v.neighbours;
     obs.figures["drifting_neighbours"] = v.drifting_neighbours;
+    obs.figures["shift"] = v.shift;
+    obs.figures["neighbour_shift"] = v.neighbour_shift;
+    obs.figures["relative_z"] = v.relative_z;
     observe(obs);
   }
   Observation region;

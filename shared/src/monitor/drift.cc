@@ -98,6 +98,8 @@ FeatureDrift CompareToReference(const ReferenceFeature& reference, const Rolling
           ? r.reference_iqr
           : (reference.edges.back() - reference.edges.front()) / (reference.edges.size() - 1);
   r.wasserstein_iqr = r.wasserstein / scale;
+  r.shift = (Quantile(reference.edges, observed, 0.5) - Quantile(reference.edges, expected, 0.5)) /
+            scale;
 
   const auto& t = config.thresholds;
   const double ratios[] = {r.psi / t.psi, r.ks / t.ks, r.js / t.js,

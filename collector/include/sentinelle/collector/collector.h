@@ -17,6 +17,8 @@
 namespace sentinelle::collector {
 
 class TrainingService;
+class Monitor;
+class MonitoredStore;
 
 class Collector {
  public:
@@ -39,12 +41,17 @@ class Collector {
   int http_port() const { return http_ ? http_->port() : 0; }
   // Trainer, registry and distribution (null before Start).
   TrainingService* models() { return models_.get(); }
+  // Live accuracy, drift and alarms (null before Start or when disabled).
+  Monitor* monitor() { return monitor_.get(); }
 
  private:
   CollectorConfig config_;
   Env* env_;
   std::unique_ptr<CollectorMetrics> metrics_;
   std::unique_ptr<HistoryStore> store_;
+  // The store as ingest sees it: commits are handed to the monitor.
+  std::unique_ptr<MonitoredStore> monitored_store_;
+  std::unique_ptr<Monitor> monitor_;
   std::unique_ptr<GapLedger> ledger_;
   std::unique_ptr<HealthTracker> health_;
   std::unique_ptr<MqttLink> mqtt_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sentinelle/collector/monitoring_config.h"
 #include "sentinelle/collector/training_config.h"
 #include "sentinelle/config.h"
 #include "sentinelle/log.h"
@@ -108,6 +109,7 @@ struct CollectorConfig {
   HttpConfig http;
   TrainingConfig training;  // trainer, jobs, triggers
   ModelsConfig models;      // registry, artifacts, signing key, distribution
+  MonitoringConfig monitoring;  // live accuracy, drift, alarms (docs/MONITORING.md)
   LogConfig log;
 };
 

@@ -26,6 +26,7 @@
 namespace sentinelle::collector {
 
 class RegistryApi;
+class Monitor;
 
 struct ApiDeps {
   HistoryStore* store = nullptr;
@@ -36,6 +37,7 @@ struct ApiDeps {
   Env* env = nullptr;
   std::function<bool()> mqtt_connected;      // may be empty (treated as connected)
   RegistryApi* models = nullptr;             // models/jobs/train endpoints; may be null
+  Monitor* monitor = nullptr;                // alarms/accuracy/drift/report; may be null
 };
 
 // One HTTP response, independent of the server library (handlers are unit

@@ -22,7 +22,9 @@ enum class AlarmKind {
   kPredictionDrift,    // the model's predictions drift at a station
   kAccuracyDegraded,   // live error well above the model's validation error
 };
+inline constexpr int kAlarmKindCount = 4;
 std::string_view AlarmKindName(AlarmKind k);
+std::optional<AlarmKind> AlarmKindFromName(std::string_view name);
 
 struct Alarm {
   uint64_t id = 0;                    // unique within an AlarmBook, increasing
@@ -71,6 +73,12 @@ class AlarmBook {
   // time order). Returns what changed; *alarm (when given) receives the
   // alarm raised or cleared, or the open one that was updated.
   Change Observe(const Observation& obs, int64_t now_s, Alarm* alarm = nullptr);
+
+  // Puts back an alarm that was open before a restart (from a store): its
+  // condition counts as bad, the next good evaluations clear it as usual,
+  // and new alarms get ids above it. An alarm with an end is added to the
+  // closed ones. Call before the first Observe.
+  void Restore(const Alarm& alarm);
 
   std::vector<Alarm> Open() const;
   const std::deque<Alarm>& Closed() const { return closed_; }

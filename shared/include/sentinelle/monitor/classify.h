@@ -9,13 +9,24 @@
 //    station is part of a regional change;
 //  - otherwise, for a drifting station with n neighbours of which d drift:
 //      n == 0                                 -> kIsolated (nothing to compare with)
-//      d / n <= sensor_fault_max_share        -> kSensorFault
+//      d / n <= sensor_fault_max_share and
+//        the station's shift is an outlier
+//        among its neighbours' shifts         -> kSensorFault
 //      d / n >= regional_min_share and the
 //        station's drifting group (drifting
 //        stations linked through neighbour
 //        relations with d/n >= regional_min_share)
 //        has >= min_region_stations members   -> kRegionalChange
 //      otherwise                              -> kUndetermined
+// Outlier test (min_relative_z > 0): weather moves every station of a city,
+// by different amounts (a dust episode is stronger in one district than the
+// next), so a station whose neighbours stay under the drift thresholds is
+// not yet a sensor fault. Its signed shift (FeatureDrift::shift, median
+// shift in reference IQRs) must stand out from its neighbours' shifts:
+//   z = |shift - median(neighbour shifts)| / max(1.4826 * MAD, min_shift_spread)
+// and z >= min_relative_z, and the neighbours' median shift must be small
+// (|median| <= max_neighbour_shift). A drifting station that fails the test
+// moves with its neighbours, only more: kUndetermined (no alarm change).
 // A sensor fault means: check/recalibrate the station, exclude its data from
 // training, do not retrain. A regional change means the world changed: a
 // retraining candidate (subject to the trainer's cooldown).
@@ -46,6 +57,14 @@ struct ClassifierConfig {
   double regional_min_share = 0.5;
   int min_region_stations = 3;
   double network_share = 0.5;
+  // Outlier test against the neighbours' shifts (0 disables it).
+  double min_relative_z = 3.0;
+  double min_shift_spread = 0.15;  // in reference IQRs: the smallest spread assumed
+  // A sensor fault also needs the neighbours to hold still: the median of
+  // their shifts within +-max_neighbour_shift (reference IQRs). When they
+  // moved too (a city-wide change that hits one district hardest, a dust
+  // episode), the station is undetermined (negative: no such condition).
+  double max_neighbour_shift = 0.2;
 };
 
 enum class Verdict { kNone, kSensorFault, kRegionalChange, kUndetermined, kIsolated };
@@ -56,6 +75,9 @@ struct StationVerdict {
   Verdict verdict = Verdict::kNone;
   int neighbours = 0;           // evaluated neighbours
   int drifting_neighbours = 0;
+  double shift = 0;              // the station's FeatureDrift::shift
+  double neighbour_shift = 0;    // median of its neighbours' shifts
+  double relative_z = 0;         // outlier score against the neighbours (see above)
 };
 
 struct NetworkVerdict {

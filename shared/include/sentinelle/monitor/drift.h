@@ -60,6 +60,9 @@ struct FeatureDrift {
   double wasserstein = 0;       // feature units
   double reference_iqr = 0;     // feature units, of the expected distribution
   double wasserstein_iqr = 0;   // wasserstein / reference_iqr
+  // Signed location shift: (window median - expected median) / the expected
+  // IQR (or mean bin width). What the classifier compares across neighbours.
+  double shift = 0;
   int votes = 0;                // statistics above their threshold
   double score = 0;             // max over statistics of value / threshold
   std::string detail;           // why insufficient, when it is
