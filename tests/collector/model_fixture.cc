@@ -90,6 +90,7 @@ std::unique_ptr<ServedModel> ServedModel::Start(const ServedModelOptions& option
   c.ingest.clock_tolerance_s = 1000000000;
   c.training = SmallTrainingConfig();
   c.models.public_url = "http://" + c.http.listen;
+  if (options.configure) options.configure(c);
   {
     const std::string csv = GenerateHistory(s->dir_.path(), options.stations, options.days);
     if (csv.empty()) return fail("simulator failed");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,8 @@ struct ServedModelOptions {
   collector::Stage stage = collector::Stage::kProduction;
   std::vector<std::string> rollout_stations;  // shadow/canary scope
   std::string topic_prefix = "sentinelle/v1";
+  // Called last on the collector's configuration, before it starts.
+  std::function<void(collector::CollectorConfig&)> configure;
 };
 
 // A running collector (its own TempDir) with simulated history imported,
