@@ -2,6 +2,7 @@
 #   collector_ingest_bench: MQTT -> committed SQLite throughput and publish->ack
 #                           latency with N simulated stations (real Mosquitto
 #                           from tests/support, collector in-process).
+#   collector_codec_bench:  reading batch decoding, DOM reference vs fast path.
 #   collector_query_bench:  one station's last 24 h from a year of history for
 #                           100 stations.
 if(TARGET sentinelle_test_support)
@@ -11,3 +12,6 @@ if(TARGET sentinelle_test_support)
 endif()
 add_executable(collector_query_bench ${CMAKE_CURRENT_SOURCE_DIR}/collector_query.cc)
 target_link_libraries(collector_query_bench PRIVATE sentinelle::collector sentinelle_warnings)
+add_executable(collector_codec_bench ${CMAKE_CURRENT_SOURCE_DIR}/collector_codec.cc)
+target_link_libraries(collector_codec_bench PRIVATE sentinelle::shared benchmark::benchmark
+                      sentinelle_warnings)

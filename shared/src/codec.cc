@@ -1,6 +1,7 @@
 #include "sentinelle/codec.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "sentinelle/json_util.h"
@@ -140,7 +141,21 @@ std::string EncodeReadingBatch(const ReadingBatch& batch) {
   return j.dump();
 }
 
+namespace {
+std::atomic<bool> g_reading_batch_dom_only{false};
+}  // namespace
+
+void detail::TEST_SetReadingBatchDomOnly(bool dom_only) { g_reading_batch_dom_only = dom_only; }
+
 Result<ReadingBatch> DecodeReadingBatch(std::string_view payload, std::string_view expected) {
+  if (!g_reading_batch_dom_only.load(std::memory_order_relaxed)) {
+    if (auto fast = detail::DecodeReadingBatchFast(payload, expected)) return std::move(*fast);
+  }
+  return detail::DecodeReadingBatchDom(payload, expected);
+}
+
+Result<ReadingBatch> detail::DecodeReadingBatchDom(std::string_view payload,
+                                                   std::string_view expected) {
   auto parsed = ParseJsonLimited(payload, kMaxPayloadBytes, kMaxJsonDepth);
   if (!parsed) return parsed.error();
   const json& j = *parsed;

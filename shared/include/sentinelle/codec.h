@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,7 @@ struct ReadingBatch {
 
 std::string EncodeReadingBatch(const ReadingBatch& batch);
 // expected_station: the id taken from the topic; the payload must match it.
+// Thread-safe.
 Result<ReadingBatch> DecodeReadingBatch(std::string_view payload,
                                         std::string_view expected_station);
 
@@ -94,6 +96,20 @@ struct JsonLimits {
   size_t max_bytes = kMaxPayloadBytes;
   int max_depth = kMaxJsonDepth;
 };
+
+// DecodeReadingBatch is two decoders with one contract. The fast one makes a
+// single pass over the bytes without building a DOM and answers only for
+// plain valid batches (what EncodeReadingBatch writes); it returns nullopt
+// for anything else, which then goes to the DOM decoder, the reference that
+// words every error. A batch the fast path accepts is accepted by the DOM
+// decoder with identical values (differential tests).
+std::optional<ReadingBatch> DecodeReadingBatchFast(std::string_view payload,
+                                                   std::string_view expected_station);
+Result<ReadingBatch> DecodeReadingBatchDom(std::string_view payload,
+                                           std::string_view expected_station);
+// Benchmarks only: true makes DecodeReadingBatch skip the fast path (to
+// compare both in one run). Process-wide.
+void TEST_SetReadingBatchDomOnly(bool dom_only);
 }  // namespace detail
 
 }  // namespace sentinelle
