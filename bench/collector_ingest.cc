@@ -6,10 +6,12 @@
 // from above), plus the collector's own arrival -> commit histogram.
 //
 //   collector_ingest_bench [--stations 1000] [--connections 50] [--batch 50]
-//                          [--batches 20] [--inflight 10] [--rate 0]
+//                          [--batches 20] [--inflight 10] [--rate 0] [--decoder fast|dom]
 // --rate R paces the publishers at R readings/s in total (0: as fast as they
 // can, which measures capacity; a rate below capacity measures latency
-// without a backlog).
+// without a backlog). --decoder dom makes the collector decode reading
+// batches with the DOM reference only (the decoder before the fast path), to
+// compare both in one session.
 #include <mqtt/async_client.h>
 #include <sys/resource.h>
 
@@ -95,6 +97,11 @@ int main(int argc, char** argv) {
   const int batches = Arg(argc, argv, "--batches", 20);
   const int inflight = Arg(argc, argv, "--inflight", 10);
   const int rate = Arg(argc, argv, "--rate", 0);
+  bool dom_decoder = false;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--decoder") == 0) dom_decoder = std::strcmp(argv[i + 1], "dom") == 0;
+  }
+  detail::TEST_SetReadingBatchDomOnly(dom_decoder);
   SetupLogging({"warn", false, "bench"});
 
   testing::MosquittoBroker broker({false, ""});
@@ -144,6 +151,7 @@ int main(int argc, char** argv) {
     }
   }
   const int64_t total = int64_t{stations} * batch * batches;
+  std::printf("decoder: %s\n", dom_decoder ? "DOM reference only" : "fast path");
   std::printf("stations %d over %d connections, %d readings/batch, %d batches/station: "
               "%lld readings, %.1f MB of JSON (%.0f B/reading)\n",
               stations, connections, batch, batches, static_cast<long long>(total),

@@ -376,11 +376,33 @@ bool IngestPipeline::CommitItems(std::vector<Item>& items) {
   }
   commits_.fetch_add(1);
   if (outbound_) {
+    for (size_t i = 0; i < statuses.size(); ++i) ReackOnStatus(*statuses[i], &seqs);
     for (auto& [station, list] : seqs) {
       outbound_->SendAck(Ack{station, ToRanges(std::move(list))});
     }
   }
   return true;
+}
+
+void IngestPipeline::ReackOnStatus(const StationStatus& status,
+                                   std::map<std::string, std::vector<int64_t>>* seqs) {
+  // An agent announcing unconfirmed readings may have lost acks (its
+  // connection, or this collector, died between commit and ack): confirm
+  // again what the store holds among its most recent seqs, so it does not
+  // replay them forever. Unconfirmed readings are normally the newest ones;
+  // an older straggler is replayed by the agent and acked on arrival.
+  if (status.state != "online" || status.buffer_depth <= 0 || status.last_seq <= 0) return;
+  const int64_t window = std::min<int64_t>(kReackMaxSeqs, 2 * status.buffer_depth + 100);
+  const int64_t from = std::max<int64_t>(1, status.last_seq - window + 1);
+  auto stored = store_->StoredSeqs(status.station_id, from, status.last_seq);
+  if (!stored) {
+    static RateLimitedLog log;
+    log.Warn("reack", "re-ack of " + status.station_id + ": " + stored.message());
+    return;
+  }
+  if (stored->empty()) return;
+  auto& list = (*seqs)[status.station_id];
+  list.insert(list.end(), stored->begin(), stored->end());
 }
 
 void IngestPipeline::Maintain(int64_t now_ms) {

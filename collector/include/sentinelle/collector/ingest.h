@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,10 @@ struct OfferResult {
 
 class IngestPipeline {
  public:
+  // Largest seq window re-acknowledged on an agent's status (bounds the
+  // store query and keeps the ack under the codec's 10,000 ranges).
+  static constexpr int64_t kReackMaxSeqs = 10000;
+
   // All pointers are borrowed and must outlive the pipeline. outbound may be
   // null (no acks or commands, e.g. offline tools).
   IngestPipeline(const CollectorConfig& config, HistoryStore* store, GapLedger* ledger,
@@ -113,6 +118,10 @@ class IngestPipeline {
   // Commits the items (retrying while the store fails, unless stopping).
   // Returns false when given up.
   bool CommitItems(std::vector<Item>& items);
+  // Adds to `seqs` the stored seqs an online status's agent may still hold
+  // unconfirmed (at most kReackMaxSeqs below its last_seq).
+  void ReackOnStatus(const StationStatus& status,
+                     std::map<std::string, std::vector<int64_t>>* seqs);
   void Maintain(int64_t now_ms);
   void UpdateGauges(int64_t now_ms);
 
