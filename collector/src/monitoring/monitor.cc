@@ -30,10 +30,11 @@ json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // What a station's drift is measured against: the production model's
 // reference, one feature per input variable (named after it: "pm25", from
-// the model's "pm25" or "pm25_lag0") and one per prediction stream
-// ("pred/pm25/60", the target's own reference: predictions of a healthy
-// model are distributed like the values they predict, context taken at
-// the target time).
+// the model's "pm25" or "pm25_lag0") and one per prediction stream whose
+// reference the model carries ("pred/pm25/60", its predictions on the
+// validation period). The target's own histogram is no substitute: a
+// regression model's predictions are narrower than the values they predict,
+// which reads as drift from the first day (measured on the simulator).
 struct MonitoredReference {
   int64_t version = 0;  // registry version it came from
   std::shared_ptr<const monitor::ReferenceSet> set;
@@ -60,12 +61,11 @@ std::shared_ptr<const MonitoredReference> DeriveReference(
   auto out = std::make_shared<MonitoredReference>();
   out->version = version;
   for (const auto& [t, h] : streams) {
-    const int i = set->Find(Name(static_cast<Variable>(t)));
+    const std::string name = PredFeature(static_cast<Variable>(t), h);
+    const int i = model.Find(name);
     if (i < 0) continue;
-    monitor::ReferenceFeature f = set->features[i];
-    f.name = PredFeature(static_cast<Variable>(t), h);
     out->pred_index[{t, h}] = set->features.size();
-    set->features.push_back(std::move(f));
+    set->features.push_back(model.features[i]);
   }
   out->set = std::move(set);
   return out;
