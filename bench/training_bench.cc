@@ -7,6 +7,9 @@
 //      station models, linear fallbacks);
 //   3. skill of every 60-minute model against seasonal persistence on the
 //      validation window (the comparison is persistence itself).
+// Before 1, a phase profile of one network model: reading the history,
+// computing the features, seasonal persistence, building the DMatrix and
+// boosting, each timed on its own.
 //
 //   build-train/bin/training_bench [days=365] [stations=5] [dir=/tmp]
 #include <chrono>
@@ -19,6 +22,8 @@
 #include "sentinelle/collector/import.h"
 #include "sentinelle/collector/sqlite_store.h"
 #include "sentinelle/collector/training.h"
+#include "sentinelle/predict/features.h"
+#include "sentinelle/xgboost/xgb_booster.h"
 #include "sentinelle/sim/engine.h"
 #include "sentinelle/sim/scenario.h"
 
@@ -65,6 +70,56 @@ int main(int argc, char** argv) {
               static_cast<long long>(imported->inserted), stations, days, Seconds(t0));
 
   FakeEnv env;
+  // 0. Where the time of one network model goes (pm25, 60 min).
+  {
+    std::printf("## phases of one network model (pm25, 60 min, nthread 2)\n");
+    auto listed = (*store)->ListStations();
+    if (!listed) return 1;
+    auto t = std::chrono::steady_clock::now();
+    std::vector<std::vector<Reading>> histories;
+    for (const auto& rec : *listed) {
+      auto rows = (*store)->QueryReadings(rec.info.id, TimeRange{}, INT64_MAX);
+      if (!rows) return 1;
+      std::vector<Reading> h;
+      for (auto& sr : *rows) h.push_back(std::move(sr.reading));
+      histories.push_back(std::move(h));
+    }
+    std::printf("read history          %7.2f s\n", Seconds(t));
+    const auto spec = predict::FeatureSpec::ForTargets(TrainingConfig{}.targets, 300);
+    t = std::chrono::steady_clock::now();
+    predict::TrainingSet all;
+    for (const auto& h : histories) {
+      auto set = predict::BuildTrainingMatrix(h, spec, Variable::kPm25, 60);
+      if (!set) return 1;
+      for (size_t i = 0; i < set->X.rows; ++i) all.X.AppendRow(set->X.row(i), set->X.cols);
+      all.y.insert(all.y.end(), set->y.begin(), set->y.end());
+    }
+    std::printf("features (%zu x %zu)  %7.2f s\n", all.X.rows, all.X.cols, Seconds(t));
+    t = std::chrono::steady_clock::now();
+    size_t forecasts = 0;
+    for (const auto& h : histories) forecasts += PersistenceForecasts(h, Variable::kPm25, 60).size();
+    std::printf("persistence (%zu)     %7.2f s\n", forecasts, Seconds(t));
+    // Boosting alone on the same rows (the last fifth of the rows, i.e. the
+    // last station's, as the early-stopping set: a timing, not a skill figure).
+    const size_t cut = all.X.rows * 4 / 5;
+    predict::DenseMatrix Xt(0, all.X.cols), Xv(0, all.X.cols);
+    for (size_t i = 0; i < all.X.rows; ++i) (i < cut ? Xt : Xv).AppendRow(all.X.row(i), all.X.cols);
+    std::vector<float> yt(all.y.begin(), all.y.begin() + static_cast<ptrdiff_t>(cut));
+    std::vector<float> yv(all.y.begin() + static_cast<ptrdiff_t>(cut), all.y.end());
+    for (int max_bin : {256, 64}) {
+      xgb::TrainParams p;
+      p.max_depth = 6;
+      p.eta = 0.1;
+      p.num_rounds = 300;
+      p.nthread = 2;
+      p.max_bin = max_bin;
+      t = std::chrono::steady_clock::now();
+      auto b = xgb::TrainXgb(p, Xt, yt, &Xv, &yv, 20, 42, predict::XgbEncoding::kUbjson);
+      if (!b) return 1;
+      std::printf("boosting max_bin %-4d %7.2f s (%d rounds kept)\n", max_bin, Seconds(t), b->rounds);
+    }
+    std::printf("\n");
+  }
   // 1. One network model.
   std::printf("## one network model: pm25, 60 min (xgboost only, no linear)\n");
   std::printf("%-10s %8s %10s %8s %8s %10s\n", "nthread", "seconds", "train_rows", "rounds",

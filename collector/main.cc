@@ -26,7 +26,7 @@ Commands:
                       into the store, then exit
   new-token           print a fresh random API token and its SHA-256 (for http.tokens)
   hash-token          read a token on stdin, print its SHA-256
-  train [--targets pm25,no2] [--horizons 60,180] [--stations a,b] [--no-station-models]
+  train [--targets pm25,no2] [--horizons 5,60] [--stations a,b] [--no-station-models]
                       train from the store, register the models as candidates
   models list [--stage S] [--target T] | models show V
   models promote V STAGE [--stations a,b] [--reason TEXT]

@@ -31,6 +31,7 @@ Status Collector::Start() {
       config_.mqtt,
       [this](std::string_view topic, std::string_view payload, int64_t arrival_ms) {
         pipeline_->Submit(topic, payload, arrival_ms);
+        if (models_) models_->OnStationMessage(topic, payload, arrival_ms);
       },
       metrics_.get(), env_);
   pipeline_ = std::make_unique<IngestPipeline>(config_, monitored_store_.get(), ledger_.get(),

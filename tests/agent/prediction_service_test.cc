@@ -186,6 +186,105 @@ TEST_F(PredictionServiceTest, HotSwapsModelsAndKeepsThePreviousOneOnFailure) {
   EXPECT_EQ(service->ModelInfo().size(), 1u);
 }
 
+TEST_F(PredictionServiceTest, ShadowModelPredictsNextToTheAnswerWithoutAnswering) {
+  // The updater stages a shadow model as {file}.json.shadow.
+  WriteFile(model_dir_ + "/pm25_60_network.json.shadow", Files().network_xgb);
+  WriteFile(model_dir_ + "/pm25_60_linear.json.shadow", "{\"format\":\"sentinelle-model\"");
+  auto service = Make();
+  ASSERT_TRUE(service);
+  bool shadow_listed = false;
+  for (const auto& m : service->ModelInfo()) {
+    shadow_listed |= m.kind == "network-shadow" && m.version == "net-v1";
+    EXPECT_NE(m.kind, "network");  // never installed as the answering network link
+    EXPECT_NE(m.kind, "linear-shadow");  // the corrupt file is refused
+  }
+  EXPECT_TRUE(shadow_listed);
+
+  const auto& days = Files().history;
+  const size_t n = 120;
+  for (size_t i = 0; i < n; ++i) service->OnReading(days[i]);
+  ASSERT_EQ(payloads_.size(), n);
+  size_t shadow_answers = 0;
+  for (size_t i = 0; i < n; ++i) {
+    auto batch = predict::DecodePredictionBatch(payloads_[i], "st-1");
+    ASSERT_TRUE(batch) << batch.message();
+    for (const auto& p : batch->predictions) EXPECT_NE(p.link, LinkKind::kNetwork);
+    // A tree needs the target's current value (and enough warm features).
+    if (!days[i].valid(Variable::kPm25)) {
+      EXPECT_TRUE(batch->shadow.empty());
+    }
+    if (batch->shadow.empty()) continue;
+    ASSERT_EQ(batch->shadow.size(), 1u) << payloads_[i];
+    const auto& s = batch->shadow[0];
+    EXPECT_EQ(s.link, LinkKind::kNetwork);
+    EXPECT_EQ(s.model_version, "net-v1");
+    EXPECT_EQ(s.target, Variable::kPm25);
+    EXPECT_EQ(s.horizon_min, 60);
+    EXPECT_EQ(s.target_time_s, days[i].window_end_s + 3600);
+    EXPECT_TRUE(s.skipped.empty());
+    // The answer of the same slot comes from the station model.
+    for (const auto& p : batch->predictions) {
+      if (p.target == Variable::kPm25 && p.horizon_min == 60) {
+        EXPECT_EQ(p.link, LinkKind::kStation);
+      }
+    }
+    ++shadow_answers;
+  }
+  EXPECT_GT(shadow_answers, n / 2);
+  EXPECT_EQ(Count(config_.db_path, "SELECT COUNT(*) FROM predictions WHERE shadow = 1"),
+            static_cast<int64_t>(shadow_answers));
+  EXPECT_EQ(Count(config_.db_path, "SELECT COUNT(*) FROM predictions WHERE shadow = 0"),
+            static_cast<int64_t>(n * 8));
+  // Edge accuracy counts only answers: no series for the network link.
+  for (const auto& e : service->Accuracy()) EXPECT_NE(e.link, LinkKind::kNetwork);
+
+  // Withdrawn (file removed): the shadow stops, the answers are unchanged.
+  std::filesystem::remove(model_dir_ + "/pm25_60_network.json.shadow");
+  service->Reload();
+  for (const auto& m : service->ModelInfo()) EXPECT_NE(m.kind, "network-shadow");
+  service->OnReading(days[n]);
+  auto batch = predict::DecodePredictionBatch(payloads_.back(), "st-1");
+  ASSERT_TRUE(batch);
+  EXPECT_TRUE(batch->shadow.empty());
+  EXPECT_EQ(payloads_.back().find("\"shadow\""), std::string::npos);  // field omitted
+}
+
+TEST(PredictionBatchShadow, DecoderRefusesShadowEntriesThatAreNotModelAnswers) {
+  predict::Prediction p;
+  p.station_id = "st-1";
+  p.from_seq = 3;
+  p.from_window_end_s = 1767225600;
+  p.target = Variable::kPm25;
+  p.horizon_min = 60;
+  p.target_time_s = p.from_window_end_s + 3600;
+  p.value = 12.5;
+  p.link = LinkKind::kPersistence;
+  predict::PredictionBatch batch = predict::MakePredictionBatch({p});
+  predict::Prediction s = p;
+  s.link = LinkKind::kNetwork;
+  s.model_version = "8";
+  s.model_sha256 = std::string(64, 'a');
+  s.value = 14.25;
+  batch.shadow = {s};
+  auto round = predict::DecodePredictionBatch(predict::EncodePredictionBatch(batch), "st-1");
+  ASSERT_TRUE(round) << round.message();
+  ASSERT_EQ(round->shadow.size(), 1u);
+  EXPECT_EQ(round->shadow[0].model_version, "8");
+  EXPECT_EQ(round->shadow[0].value, 14.25);
+  EXPECT_EQ(round->predictions[0].link, LinkKind::kPersistence);
+
+  batch.shadow = {p};  // persistence is no shadow model
+  auto refused = predict::DecodePredictionBatch(predict::EncodePredictionBatch(batch), "st-1");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.message().find("shadow[0]"), std::string::npos) << refused.message();
+  s.skipped = {{LinkKind::kStation, predict::SkipReason::kMissing}};
+  batch.shadow = {s};
+  EXPECT_FALSE(predict::DecodePredictionBatch(predict::EncodePredictionBatch(batch), "st-1"));
+  auto j = nlohmann::json::parse(predict::EncodePredictionBatch(batch));
+  j["shadow"] = "no";
+  EXPECT_FALSE(predict::DecodePredictionBatch(j.dump(), "st-1"));
+}
+
 TEST_F(PredictionServiceTest, RestartKeepsHistoryProfileAndPendingPredictions) {
   const auto& days = Files().history;
   {

@@ -399,6 +399,37 @@ TEST_F(UpdaterChecksTest, ShadowIsStagedThenPromotedWithoutDownloadingAgain) {
   EXPECT_FALSE(std::filesystem::exists(path + ".shadow"));
 }
 
+TEST_F(UpdaterChecksTest, ProductionReannouncedAfterAShadowWithdrawsTheShadow) {
+  InstallV5();
+  ASSERT_EQ(Announce(7, "shadow").result, "shadow");
+  const std::string path = updater_->ModelPath("pm25", 60, "network");
+  ASSERT_TRUE(std::filesystem::exists(path + ".shadow"));
+  // The accuracy gate rolled 7 back: the collector re-announces production
+  // 5 on the topic, with the signed rollback permission.
+  auto m = MakeManifest(5, test::ModelFile(5), server_.Url(5));
+  m.rollback = true;
+  auto o = Deliver(Signed(m));
+  EXPECT_EQ(o.result, "unchanged") << o.detail;  // 5 still answers
+  EXPECT_EQ(ChainVersion(), "5");
+  EXPECT_FALSE(std::filesystem::exists(path + ".shadow"));
+  auto info = updater_->ModelInfo();
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0].kind, "network");
+  {
+    std::lock_guard lock(mu_);
+    ASSERT_FALSE(handovers_.empty());
+    EXPECT_TRUE(handovers_.back().shadow);
+    EXPECT_EQ(handovers_.back().version, 0);  // "withdrawn" for the prediction service
+  }
+  // The withdrawal survives a restart (state file).
+  StopUpdater();
+  StartUpdater();
+  EXPECT_EQ(updater_->ModelInfo().size(), 1u);
+  // The withdrawn version's shadow manifest is still accepted again if the
+  // collector re-announces it (its floor did not move).
+  EXPECT_EQ(Announce(7, "shadow").result, "shadow");
+}
+
 TEST_F(UpdaterChecksTest, InstallsLinearModelOnItsTopic) {
   InstallV5();
   const std::string bytes = test::LinearModelFile(8);

@@ -90,6 +90,8 @@ std::unique_ptr<ServedModel> ServedModel::Start(const ServedModelOptions& option
   c.ingest.clock_tolerance_s = 1000000000;
   c.training = SmallTrainingConfig();
   c.models.public_url = "http://" + c.http.listen;
+  c.models.min_live_samples = options.min_live_samples;
+  c.models.rollout_check_interval_s = options.rollout_check_interval_s;
   if (options.configure) options.configure(c);
   {
     const std::string csv = GenerateHistory(s->dir_.path(), options.stations, options.days);

@@ -45,6 +45,9 @@ struct ServedModelOptions {
   std::string topic_prefix = "sentinelle/v1";
   // Called last on the collector's configuration, before it starts.
   std::function<void(collector::CollectorConfig&)> configure;
+  // Accuracy gate settings of the collector (models.*).
+  int64_t min_live_samples = 288;
+  int64_t rollout_check_interval_s = 300;
 };
 
 // A running collector (its own TempDir) with simulated history imported,

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "broker.h"
@@ -15,6 +16,7 @@
 #include "sentinelle/crypto.h"
 #include "sentinelle/fetch.h"
 #include "sentinelle/predict/model_file.h"
+#include "sentinelle/predict/prediction_codec.h"
 #include "test_agent.h"
 
 namespace sentinelle::collector {
@@ -206,12 +208,18 @@ TEST_F(DistributionTest, ApiRolesTrainingJobsPromotionAndRollback) {
   EXPECT_EQ(cm->stage, "canary");
   EXPECT_EQ(cm->stations, std::vector<std::string>{"abj-plateau"});
 
-  // Its live error is worse: the gate rolls it back, production is
-  // re-announced with a signed rollback permission, the reason recorded.
-  auto gate = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/rollout", kFixtureScientistToken,
-                       R"({"candidate_rmse":9.0,"candidate_samples":400,"current_rmse":6.0,"current_samples":400})");
+  // The gate takes no figures from callers, and measures shadow versions.
+  auto figures = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/rollout", kFixtureScientistToken,
+                          R"({"candidate_rmse":1.0,"candidate_samples":400,"current_rmse":6.0,"current_samples":400})");
+  EXPECT_EQ(figures.status, 400) << figures.body;
+  auto canary_gate = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/rollout", kFixtureScientistToken);
+  EXPECT_EQ(canary_gate.status, 409) << canary_gate.body;
+
+  // The operator override: archiving the canary re-announces production
+  // with a signed rollback permission, the reason recorded.
+  auto gate = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/promote", kFixtureScientistToken,
+                       R"({"stage":"archived","reason":"canary looked wrong"})");
   ASSERT_EQ(gate.status, 200) << gate.body;
-  EXPECT_EQ(json::parse(gate.body)["verdict"], "roll_back");
   ASSERT_TRUE(WaitFor([&] {
     auto m = DecodeManifest(Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest"));
     return m.ok() && std::to_string(m->version) == v1 && m->rollback &&
@@ -219,7 +227,7 @@ TEST_F(DistributionTest, ApiRolesTrainingJobsPromotionAndRollback) {
   }, std::chrono::seconds(20)));
   rec = json::parse(HttpCall(port, "GET", "/api/v1/models/" + v2, kFixtureViewerToken).body);
   EXPECT_EQ(rec["stage"], "archived");
-  EXPECT_NE(rec["stage_reason"].get<std::string>().find("accuracy gate"), std::string::npos);
+  EXPECT_EQ(rec["stage_reason"], "canary looked wrong");
 
   // Manual rollback with nothing older to return to: 404, production untouched.
   auto rb = HttpCall(port, "POST", "/api/v1/models/rollback", kFixtureAdminToken,
@@ -229,6 +237,142 @@ TEST_F(DistributionTest, ApiRolesTrainingJobsPromotionAndRollback) {
   EXPECT_EQ(HttpCall(port, "GET", "/api/v1/jobs/nope", kFixtureViewerToken).status, 404);
 }
 
+// Publishes, as a station does, prediction batches for the windows of
+// `windows`: the answer at actual + answer_error, the shadow version's at
+// actual + shadow_error (actual = the stored reading of the target window).
+void PublishLive(sentinelle::testing::TestAgent& agent, HistoryStore& store, int64_t production,
+                 int64_t shadow_version, const std::vector<int64_t>& windows, double answer_error,
+                 double shadow_error) {
+  const std::string sha(64, 'c');
+  for (int64_t t : windows) {
+    auto target = store.QueryReadings(agent.station(), TimeRange{t + 3600, t + 3601}, 1);
+    ASSERT_TRUE(target.ok() && target->size() == 1u);
+    const double actual = (*target)[0].reading.value(Variable::kPm25);
+    predict::Prediction p;
+    p.station_id = agent.station();
+    p.from_seq = 1;
+    p.from_window_end_s = t;
+    p.target = Variable::kPm25;
+    p.horizon_min = 60;
+    p.target_time_s = t + 3600;
+    p.link = predict::LinkKind::kNetwork;
+    p.model_version = std::to_string(production);
+    p.model_sha256 = sha;
+    p.value = actual + answer_error;
+    predict::PredictionBatch batch = predict::MakePredictionBatch({p});
+    p.model_version = std::to_string(shadow_version);
+    p.value = actual + shadow_error;
+    batch.shadow = {p};
+    ASSERT_TRUE(agent.PublishRaw("sentinelle/v1/stations/" + agent.station() + "/predictions",
+                                 predict::EncodePredictionBatch(batch)));
+  }
+}
+
+// The windows of a station with a valid pm25 reading an hour later.
+std::vector<int64_t> LabelledWindows(HistoryStore& store, const std::string& station, size_t count) {
+  auto rows = store.QueryReadings(station, TimeRange{}, INT64_MAX);
+  std::set<int64_t> valid;
+  for (const auto& r : *rows) {
+    if (r.reading.valid(Variable::kPm25)) valid.insert(r.reading.window_end_s);
+  }
+  std::vector<int64_t> out;
+  for (int64_t t : valid) {
+    if (valid.count(t + 3600) && valid.count(t)) out.push_back(t);
+  }
+  if (out.size() > count) out.erase(out.begin(), out.end() - static_cast<ptrdiff_t>(count));
+  return out;
+}
+
+TEST_F(DistributionTest, AccuracyGateDecidesFromLiveShadowAnswersAndStoredReadings) {
+  ServedModelOptions o;
+  o.min_live_samples = 60;
+  o.rollout_check_interval_s = 1;
+  auto served = Serve(o);
+  ASSERT_TRUE(served);
+  TrainingService& models = *served->collector().models();
+  HistoryStore& store = served->collector().store();
+  auto stations = store.ListStations();
+  ASSERT_TRUE(stations.ok() && stations->size() >= 2u);
+  const std::string st_a = (*stations)[0].info.id, st_b = (*stations)[1].info.id;
+  const int port = served->http_port();
+  const int64_t v1 = served->version;
+  auto train = [&]() -> int64_t {
+    TrainRequest req;
+    req.linear = false;
+    req.station_models = false;
+    auto id = models.jobs().Submit(req, TriggerInfo{"manual", "test", ""});
+    EXPECT_TRUE(id.ok());
+    auto job = WaitForJob(models.jobs(), *id, std::chrono::seconds(120));
+    EXPECT_TRUE(job && job->state == JobState::kSucceeded && job->versions.size() == 1u);
+    return job && !job->versions.empty() ? job->versions[0] : 0;
+  };
+
+  // v2 runs in shadow on station A.
+  const int64_t v2 = train();
+  ASSERT_GT(v2, v1);
+  ASSERT_TRUE(models.api().Promote(v2, Stage::kShadow, {st_a}, "test", "try it").ok());
+  // Too few live pairs: the gate waits (and says so through the API).
+  sentinelle::testing::TestAgent a(broker_.uri(), st_a);
+  ASSERT_TRUE(a.Connect());
+  const auto windows_a = LabelledWindows(store, st_a, 100);
+  ASSERT_EQ(windows_a.size(), 100u);
+  PublishLive(a, store, v1, v2, {windows_a.begin(), windows_a.begin() + 20}, 4.0, 1.0);
+  auto wait = HttpCall(port, "POST", "/api/v1/models/" + std::to_string(v2) + "/rollout",
+                       kFixtureScientistToken);
+  ASSERT_TRUE(WaitFor([&] {
+    wait = HttpCall(port, "POST", "/api/v1/models/" + std::to_string(v2) + "/rollout",
+                    kFixtureScientistToken);
+    return wait.status == 200 && json::parse(wait.body)["live"]["pairs"] == 20;
+  }, std::chrono::seconds(20))) << wait.body;
+  EXPECT_EQ(json::parse(wait.body)["verdict"], "wait");
+  EXPECT_EQ((*models.registry().Get(v2))->stage, Stage::kShadow);
+
+  // Enough pairs, shadow error 1 vs the station's answers' 4: promoted
+  // network-wide by the periodic check, announced, the figures recorded.
+  PublishLive(a, store, v1, v2, {windows_a.begin() + 20, windows_a.end()}, 4.0, 1.0);
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = models.registry().Get(v2);
+    return r.ok() && *r && (*r)->stage == Stage::kProduction;
+  }, std::chrono::seconds(30)));
+  auto rec2 = *models.registry().Get(v2);
+  EXPECT_NE(rec2->stage_reason.find("accuracy gate"), std::string::npos) << rec2->stage_reason;
+  EXPECT_NE(rec2->stage_reason.find("not worse"), std::string::npos) << rec2->stage_reason;
+  EXPECT_TRUE(rec2->rollout_stations.empty());
+  EXPECT_EQ((*models.registry().Get(v1))->stage, Stage::kArchived);
+  ASSERT_TRUE(WaitFor([&] {
+    auto m = DecodeManifest(Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest"));
+    return m.ok() && m->version == v2 && m->stage == "production";
+  }, std::chrono::seconds(20)));
+
+  // v3 in shadow on station B is worse than what B answers: rolled back
+  // automatically, the reason in the registry, production (v2) re-announced
+  // with the signed rollback permission.
+  const int64_t v3 = train();
+  ASSERT_GT(v3, v2);
+  ASSERT_TRUE(models.api().Promote(v3, Stage::kShadow, {st_b}, "test", "try it").ok());
+  sentinelle::testing::TestAgent b(broker_.uri(), st_b);
+  ASSERT_TRUE(b.Connect());
+  PublishLive(b, store, v2, v3, LabelledWindows(store, st_b, 80), 1.0, 5.0);
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = models.registry().Get(v3);
+    return r.ok() && *r && (*r)->stage == Stage::kArchived;
+  }, std::chrono::seconds(30)));
+  auto rec3 = *models.registry().Get(v3);
+  EXPECT_NE(rec3->stage_reason.find("rolled back by the accuracy gate"), std::string::npos)
+      << rec3->stage_reason;
+  EXPECT_NE(rec3->stage_reason.find("worse"), std::string::npos) << rec3->stage_reason;
+  EXPECT_EQ((*models.registry().Get(v2))->stage, Stage::kProduction);
+  ASSERT_TRUE(WaitFor([&] {
+    auto m = DecodeManifest(Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest"));
+    return m.ok() && m->version == v2 && m->rollback && VerifyManifest(*m, served->public_key);
+  }, std::chrono::seconds(20)));
+  // The shadow answers are kept with their version.
+  auto kept = models.registry().ShadowPredictions(v3);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 80u);
+  EXPECT_EQ(models.shadow_answers_dropped(), 0);
+}
+
 TEST_F(DistributionTest, IngestKeepsCommittingWhileAJobTrains) {
   auto served = Serve();
   ASSERT_TRUE(served);
@@ -236,7 +380,7 @@ TEST_F(DistributionTest, IngestKeepsCommittingWhileAJobTrains) {
   // A heavier job: every default target, station models too.
   TrainRequest heavy;
   heavy.targets = {Variable::kPm25, Variable::kPm10, Variable::kNo2, Variable::kO3};
-  heavy.horizons_min = {60, 180};
+  heavy.horizons_min = {5, 60};
   auto id = models.jobs().Submit(heavy, TriggerInfo{"manual", "test", ""});
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(WaitFor([&] { return models.jobs().Get(*id)->state == JobState::kRunning; }));

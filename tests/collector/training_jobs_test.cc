@@ -127,5 +127,66 @@ TEST_F(TrainingJobsTest, AFailingJobReportsWhy) {
   EXPECT_TRUE(done->versions.empty());
 }
 
+TEST_F(TrainingJobsTest, RestartListsPastJobsAndFailsInterruptedOnes) {
+  std::string done_id, queued_id;
+  {
+    auto jobs = Jobs();
+    jobs->Start();
+    auto id = jobs->Submit(TrainRequest{}, TriggerInfo{"manual", "alice", ""});
+    ASSERT_TRUE(id.ok()) << id.message();
+    auto done = WaitForJob(*jobs, *id, std::chrono::seconds(60));
+    ASSERT_TRUE(done && done->state == JobState::kSucceeded) << (done ? done->message : "timeout");
+    done_id = *id;
+    jobs->Stop();
+  }
+  {
+    // A process that dies with a job queued (kill -9: no Stop, no Loop exit):
+    // the record says "queued", as the crash left it.
+    auto jobs = Jobs();
+    auto id = jobs->Submit(TrainRequest{}, TriggerInfo{"manual", "bob", ""});
+    ASSERT_TRUE(id.ok());
+    queued_id = *id;
+  }
+  // And one that died mid-run: its last record says "running".
+  JobStatus running;
+  running.id = "j1767500000-77";
+  running.state = JobState::kRunning;
+  running.trigger = TriggerInfo{"alarm", "drift:network:pm25", running.id};
+  running.created_s = running.started_s = 1767500000;
+  running.progress = {1, 4, "pm25/60 network"};
+  ASSERT_TRUE(registry_->SaveJob(running.id, running.created_s, running.ToJson()).ok());
+
+  env_.SetWallMs(1767600000000);
+  auto restarted = Jobs();
+  restarted->Start();
+  auto past = restarted->Get(done_id);
+  ASSERT_TRUE(past.has_value());
+  EXPECT_EQ(past->state, JobState::kSucceeded);
+  EXPECT_FALSE(past->versions.empty());
+  EXPECT_EQ(past->trigger.by, "alice");
+  for (const std::string& id : {queued_id, running.id}) {
+    auto j = restarted->Get(id);
+    ASSERT_TRUE(j.has_value()) << id;
+    EXPECT_EQ(j->state, JobState::kFailed) << id;
+    EXPECT_NE(j->message.find("interrupted"), std::string::npos) << j->message;
+    EXPECT_EQ(j->finished_s, 1767600000);
+  }
+  EXPECT_NE(restarted->Get(running.id)->message.find("running"), std::string::npos);
+  EXPECT_EQ(restarted->Get(running.id)->progress.step, "pm25/60 network");
+  EXPECT_EQ(restarted->List().size(), 3u);
+  // New ids never collide with the past ones, and the failure is persisted:
+  // a second restart shows the same verdict, not "interrupted" twice over.
+  auto fresh = restarted->Submit(TrainRequest{}, TriggerInfo{"manual", "carol", ""});
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(*fresh, done_id);
+  EXPECT_NE(*fresh, queued_id);
+  restarted->Stop();
+  auto again = Jobs();
+  again->Start();
+  EXPECT_EQ(again->Get(running.id)->message, restarted->Get(running.id)->message);
+  EXPECT_EQ(again->List().size(), 4u);
+  again->Stop();
+}
+
 }  // namespace
 }  // namespace sentinelle::collector

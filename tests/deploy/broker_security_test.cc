@@ -176,6 +176,59 @@ TEST_F(BrokerSecurityTest, StationCannotReadAnotherStationsTopics) {
   }
 }
 
+TEST_F(BrokerSecurityTest, StationReadsItsLinearAndStationManifestsOnly) {
+  // The topics the trainer publishes (docs/PROTOCOL.md, "Topics per scope")
+  // and the filters the agent's updater subscribes with.
+  const std::string p = topics_.prefix() + "/models/";
+  const std::string linear = p + "pm25/60/linear/manifest";
+  const std::string mine = p + "pm25/60/stations/st-a/manifest";
+  const std::string theirs = p + "pm25/60/stations/st-b/manifest";
+  auto collector = Open("svc.collector", {p + "+/+/stations/+/manifest"});
+  auto a = Open("st-a", {p + "+/+/manifest", p + "+/+/linear/manifest",
+                         p + "+/+/stations/st-a/manifest"});
+  // Even a filter reaching for every station's manifests delivers only A's.
+  const int code = a->Subscribe(p + "+/+/stations/+/manifest");
+  EXPECT_TRUE(code == 1 || code == kNotAuthorized) << code;
+
+  // Stations cannot announce models on any scope, not even their own.
+  ExpectDenied(*a, linear, "evil-linear", true);
+  ExpectDenied(*a, mine, "evil-own", true);
+  ExpectDenied(*a, theirs, "evil-theirs", true);
+
+  ExpectAllowed(*collector, theirs, "for-b", true);
+  ExpectAllowed(*collector, linear, "linear-1", true);
+  ExpectAllowed(*collector, mine, "for-a", true);
+  ASSERT_TRUE(a->WaitForMessage(linear, "linear-1"));
+  ASSERT_TRUE(a->WaitForMessage(mine, "for-a"));
+  // The collector reads back its station-scope manifests.
+  EXPECT_TRUE(collector->WaitForMessage(theirs, "for-b"));
+  for (const auto& m : a->Messages()) {
+    EXPECT_NE(m.topic, theirs) << "A read B's station manifest: " << m.payload;
+    EXPECT_NE(m.payload.rfind("evil", 0), 0u) << m.topic;
+  }
+
+  // Retained: a station connecting later gets its own and the linear one
+  // (this connection replaces `a`: one session per account).
+  a.reset();
+  auto late = Open("st-a", {p + "+/+/linear/manifest", p + "+/+/stations/st-a/manifest"});
+  ASSERT_TRUE(late->WaitForMessage(linear, "linear-1"));
+  ASSERT_TRUE(late->WaitForMessage(mine, "for-a"));
+  auto late_b = Open("st-b", {p + "+/+/stations/st-b/manifest"});
+  ASSERT_TRUE(late_b->WaitForMessage(theirs, "for-b"));
+  EXPECT_EQ(late_b->Messages().size(), 1u) << late_b->Output();
+  // Public consumers read no manifest of any scope.
+  auto sub = Open("sub.public", {topics_.Readings("st-a")});
+  const int sub_code = sub->Subscribe(p + "#");
+  EXPECT_TRUE(sub_code == 1 || sub_code == kNotAuthorized) << sub_code;
+  ExpectAllowed(*collector, linear, "linear-2", true);
+  ASSERT_TRUE(late->WaitForMessage(linear, "linear-2"));
+  ExpectAllowed(*late, topics_.Readings("st-a"), "marker-sub");
+  ASSERT_TRUE(sub->WaitForMessage(topics_.Readings("st-a"), "marker-sub"));
+  for (const auto& m : sub->Messages()) EXPECT_EQ(m.topic, topics_.Readings("st-a")) << m.topic;
+  // Clear what this test retained.
+  for (const std::string& t : {linear, mine, theirs}) ExpectAllowed(*collector, t, "", true);
+}
+
 TEST_F(BrokerSecurityTest, CollectorPerformsItsDuties) {
   // Including the scale-out mode: an MQTT v5 shared subscription.
   auto collector =

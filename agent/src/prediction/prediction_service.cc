@@ -37,6 +37,8 @@ const std::vector<std::string> kMigrations = {
     " skipped TEXT NOT NULL, missing_inputs TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0,"
     " actual REAL);"
     "CREATE INDEX predictions_target_time ON predictions(target_time_s);",
+    // v2: answers of shadow models (stage "shadow") next to the station's own
+    "ALTER TABLE predictions ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;",
 };
 
 constexpr const char* kInsertHistory =
@@ -48,13 +50,14 @@ constexpr const char* kSelectHistory =
     "SELECT window_end_s, seq, vals, qc FROM history ORDER BY window_end_s";
 constexpr const char* kInsertPrediction =
     "INSERT INTO predictions(seq, window_end_s, target, horizon_min, target_time_s, value, link,"
-    " model_version, model_sha256, skipped, missing_inputs) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
+    " model_version, model_sha256, skipped, missing_inputs, shadow)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
 constexpr const char* kMarkPublished = "UPDATE predictions SET published = 1 WHERE seq = ?1";
 constexpr const char* kSetActual =
     "UPDATE predictions SET actual = ?1 WHERE target_time_s = ?2 AND target = ?3 AND actual IS NULL";
 constexpr const char* kSelectPending =
     "SELECT target, horizon_min, target_time_s, value, link FROM predictions"
-    " WHERE target_time_s > ?1 AND value IS NOT NULL";
+    " WHERE target_time_s > ?1 AND value IS NOT NULL AND shadow = 0";
 constexpr const char* kTrimPredictions = "DELETE FROM predictions WHERE window_end_s < ?1";
 
 std::string Slurp(const std::string& path) {
@@ -289,8 +292,11 @@ int PredictionService::Reload() {
   std::map<std::string, std::string> seen;
   int installed = 0;
   for (fs::directory_iterator it(config_.model_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!it->is_regular_file(ec) || it->path().extension() != ".json") continue;
+    // {name}.json answers; {name}.json.shadow (staged by the updater for
+    // stage "shadow") runs next to it without answering.
     const std::string path = it->path().string();
+    const bool shadow = it->path().extension() == ".shadow" && it->path().stem().extension() == ".json";
+    if (!it->is_regular_file(ec) || (it->path().extension() != ".json" && !shadow)) continue;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) continue;
     const std::string stamp = std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
@@ -298,13 +304,13 @@ int PredictionService::Reload() {
     seen[path] = stamp;
     auto old = files_.find(path);
     if (old != files_.end() && old->second == stamp) continue;
-    auto r = chain_->Install(Slurp(path));
+    auto r = shadow ? chain_->InstallShadow(Slurp(path)) : chain_->Install(Slurp(path));
     if (r) {
       slot_of_[path] = *r;
       ++installed;
-      impl_->CountLoad("installed");
-      spdlog::info("prediction: installed {} ({} {}/{} min)", path, predict::LinkKindName(r->link),
-                   Name(r->target), r->horizon_min);
+      impl_->CountLoad(shadow ? "shadow" : "installed");
+      spdlog::info("prediction: installed {}{} ({} {}/{} min)", path, shadow ? " in shadow" : "",
+                   predict::LinkKindName(r->link), Name(r->target), r->horizon_min);
     } else {
       impl_->CountLoad("refused");
       spdlog::warn("prediction: refused {}: {}", path, r.message());
@@ -316,10 +322,14 @@ int PredictionService::Reload() {
     if (seen.count(path)) continue;
     auto slot = slot_of_.find(path);
     if (slot == slot_of_.end()) continue;
+    auto is_shadow = [](const std::string& p) { return p.size() > 7 && p.compare(p.size() - 7, 7, ".shadow") == 0; };
     bool still_provided = false;
-    for (const auto& [other, key] : slot_of_) still_provided |= other != path && seen.count(other) && key == slot->second;
+    for (const auto& [other, key] : slot_of_) {
+      still_provided |= other != path && seen.count(other) && key == slot->second && is_shadow(other) == is_shadow(path);
+    }
     if (!still_provided) {
-      chain_->Remove(slot->second);
+      if (is_shadow(path)) chain_->RemoveShadow(slot->second);
+      else chain_->Remove(slot->second);
       spdlog::info("prediction: {} removed, model unloaded", path);
     }
     slot_of_.erase(slot);
@@ -337,6 +347,10 @@ std::vector<ModelVersionInfo> PredictionService::ModelInfo() const {
     out.push_back({std::string(Name(m.target)), m.horizon_min, std::string(predict::LinkKindName(m.link)),
                    m.version});
   }
+  for (const auto& m : chain_->ShadowModels()) {
+    out.push_back({std::string(Name(m.target)), m.horizon_min,
+                   std::string(predict::LinkKindName(m.link)) + "-shadow", m.version});
+  }
   return out;
 }
 
@@ -348,9 +362,9 @@ std::vector<predict::AccuracyTracker::Entry> PredictionService::Accuracy() const
 void PredictionService::OnReading(const Reading& reading) {
   if (!config_.enabled) return;
   Impl& im = *impl_;
-  std::vector<Prediction> predictions;
+  std::vector<Prediction> predictions, shadow;
   try {
-    predictions = chain_->Observe(reading);
+    predictions = chain_->Observe(reading, &shadow);
   } catch (const std::exception& e) {
     // Programmer errors only; the chain reports runtime failures as values.
     spdlog::error("prediction: chain failed: {}", e.what());
@@ -402,8 +416,8 @@ void PredictionService::OnReading(const Reading& reading) {
                  .BindBlob(4, qc)
                  .Run();
       }
-      for (const Prediction& p : predictions) {
-        if (!st) break;
+      auto insert = [&](const Prediction& p, bool is_shadow) {
+        if (!st) return;
         nlohmann::json skipped = nlohmann::json::array(), missing = nlohmann::json::array();
         for (const auto& s : p.skipped) {
           skipped.push_back({predict::LinkKindName(s.link), predict::SkipReasonName(s.reason)});
@@ -416,9 +430,11 @@ void PredictionService::OnReading(const Reading& reading) {
         else ins->BindNull(7);
         if (p.model_version.empty()) ins->BindNull(8).BindNull(9);
         else ins->Bind(8, p.model_version).Bind(9, p.model_sha256);
-        ins->Bind(10, skipped.dump()).Bind(11, missing.dump());
+        ins->Bind(10, skipped.dump()).Bind(11, missing.dump()).Bind(12, int64_t{is_shadow ? 1 : 0});
         st = ins->Run();
-      }
+      };
+      for (const Prediction& p : predictions) insert(p, false);
+      for (const Prediction& p : shadow) insert(p, true);
       if (st) st = tx.Commit();
       if (!st) im.CountStoreError(st.message());
     }
@@ -448,7 +464,9 @@ void PredictionService::OnReading(const Reading& reading) {
     }
   }
   if (predictions.empty() || !im.publisher) return;
-  Status published = im.publisher(predict::EncodePredictionBatch(predict::MakePredictionBatch(predictions)));
+  predict::PredictionBatch batch = predict::MakePredictionBatch(predictions);
+  batch.shadow = std::move(shadow);
+  Status published = im.publisher(predict::EncodePredictionBatch(batch));
   if (published) {
     auto mark = im.db->Prepare(kMarkPublished);
     if (mark) {

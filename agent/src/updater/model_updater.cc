@@ -404,6 +404,14 @@ void ModelUpdater::ProcessManifest(Job job) {
   slot.target = m.target;
   slot.horizon_min = m.horizon_min;
   slot.kind = m.kind;
+  // One retained manifest per topic: a validly signed non-shadow manifest
+  // there means the shadow announced before is no longer announced (the
+  // accuracy gate rolled it back, or an operator archived it). Stop running
+  // it, unless this manifest promotes that very version (installed below
+  // from the staged file).
+  if (!shadow && slot.shadow_version != 0 && slot.shadow_version != m.version) {
+    DropShadow(key, slot);
+  }
   // 6. Anti-rollback.
   if (!shadow && m.version == slot.active_version && m.artifact_sha256 == slot.active_sha256) {
     return Record({topic, m.version, "unchanged", "already active"});
@@ -595,6 +603,29 @@ void ModelUpdater::ProcessManifest(Job job) {
   spdlog::info("updater: {} {} version {} ({}, stage {}{})", shadow ? "staged in shadow" : "installed",
                key, m.version, sha.substr(0, 12), m.stage, m.rollback ? ", signed rollback" : "");
   Record({topic, m.version, shadow ? "shadow" : "installed", m.stage});
+}
+
+void ModelUpdater::DropShadow(const std::string& key, SlotState& slot) {
+  const int64_t dropped = slot.shadow_version;
+  RemoveQuietly(ModelPath(slot.target, slot.horizon_min, slot.kind) + ".shadow");
+  slot.shadow_version = 0;
+  slot.shadow_sha256.clear();
+  {
+    std::lock_guard lock(mu_);
+    slots_[key] = slot;
+    if (auto st = SaveStateLocked(); !st) {
+      spdlog::error("updater: state file {} not written: {}", config_.state_file, st.message());
+    }
+  }
+  if (hook_) {
+    ModelHandover h;
+    h.target = slot.target;
+    h.horizon_min = slot.horizon_min;
+    h.kind = slot.kind;
+    h.shadow = true;  // version 0: withdrawn
+    if (auto st = hook_(h); !st) spdlog::warn("updater: withdrawing shadow {}: {}", key, st.message());
+  }
+  spdlog::info("updater: shadow version {} of {} withdrawn", dropped, key);
 }
 
 void ModelUpdater::ProcessRollback(const Command& c) {

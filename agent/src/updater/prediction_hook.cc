@@ -8,13 +8,16 @@ namespace sentinelle::agent {
 
 InstallHook MakePredictionServiceHook(PredictionService* service) {
   return [service](const ModelHandover& h) -> Status {
-    if (service == nullptr || h.shadow) return Status::Ok();
+    if (service == nullptr) return Status::Ok();
     service->Reload();
+    // A withdrawn shadow (version 0): the rescan unloaded it.
+    if (h.shadow && h.version == 0) return Status::Ok();
     // A background rescan may have taken the file first: what counts is
     // what the chain runs now.
     const std::string want = std::to_string(h.version);
+    const std::string kind = h.shadow ? h.kind + "-shadow" : h.kind;
     for (const auto& m : service->ModelInfo()) {
-      if (m.target == h.target && m.horizon_min == h.horizon_min && m.kind == h.kind) {
+      if (m.target == h.target && m.horizon_min == h.horizon_min && m.kind == kind) {
         if (m.version == want) return Status::Ok();
         return MakeError("the chain runs version " + m.version + " in that slot, not " + want);
       }
@@ -25,11 +28,8 @@ InstallHook MakePredictionServiceHook(PredictionService* service) {
 
 std::vector<ModelVersionInfo> ModelUpdater::StatusModels(const PredictionService* service) const {
   if (service == nullptr) return ModelInfo();
-  std::vector<ModelVersionInfo> out = service->ModelInfo();
-  for (auto& m : ModelInfo()) {
-    if (m.kind.size() > 7 && m.kind.compare(m.kind.size() - 7, 7, "-shadow") == 0) out.push_back(std::move(m));
-  }
-  return out;
+  // The service lists what its chain runs, shadow models included.
+  return service->ModelInfo();
 }
 
 }  // namespace sentinelle::agent

@@ -107,6 +107,14 @@ const std::vector<std::string>& Migrations() {
       "  at_s INTEGER NOT NULL, by TEXT NOT NULL, reason TEXT NOT NULL);\n"
       "CREATE INDEX stage_changes_by_version ON stage_changes(version);\n"
       "CREATE TABLE clocks(key TEXT PRIMARY KEY, value INTEGER NOT NULL);\n",
+      // 2: shadow answers from the stations (accuracy gate) and training jobs.
+      "CREATE TABLE shadow_predictions(\n"
+      "  version INTEGER NOT NULL, station TEXT NOT NULL, issued INTEGER NOT NULL,\n"
+      "  value REAL NOT NULL, arrival_ms INTEGER NOT NULL,\n"
+      "  PRIMARY KEY(version, station, issued)) WITHOUT ROWID;\n"
+      "CREATE TABLE jobs(\n"
+      "  id TEXT PRIMARY KEY, created_s INTEGER NOT NULL, status TEXT NOT NULL);\n"
+      "CREATE INDEX jobs_by_created ON jobs(created_s);\n",
   };
   return kMigrations;
 }
@@ -563,6 +571,68 @@ Result<std::string> ModelRegistry::ReadArtifact(int64_t version) {
                      " does not match its sha256 (changed on disk)");
   }
   return bytes;
+}
+
+Status ModelRegistry::AddShadowPredictions(const std::vector<ShadowPrediction>& rows) {
+  if (rows.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(*db_);
+  if (!tx.begun()) return tx.begin_status();
+  auto q = db_->Prepare(
+      "INSERT OR IGNORE INTO shadow_predictions(version, station, issued, value, arrival_ms) "
+      "VALUES(?1,?2,?3,?4,?5)");
+  if (!q) return q.error();
+  for (const ShadowPrediction& r : rows) {
+    q->Reset();
+    q->Bind(1, r.version).Bind(2, r.station).Bind(3, r.issued_s).Bind(4, r.value).Bind(5, r.arrival_ms);
+    if (Status st = q->Run(); !st) return st;
+  }
+  return tx.Commit();
+}
+
+Result<std::vector<ShadowPrediction>> ModelRegistry::ShadowPredictions(int64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT station, issued, value, arrival_ms FROM shadow_predictions WHERE version=?1 "
+      "ORDER BY station, issued");
+  if (!q) return q.error();
+  q->Bind(1, version);
+  std::vector<ShadowPrediction> out;
+  while (true) {
+    auto row = q->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back({version, q->ColumnText(0), q->ColumnInt(1), q->ColumnDouble(2), q->ColumnInt(3)});
+  }
+  return out;
+}
+
+Status ModelRegistry::SaveJob(const std::string& id, int64_t created_s, const json& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "INSERT INTO jobs(id, created_s, status) VALUES(?1,?2,?3) "
+      "ON CONFLICT(id) DO UPDATE SET status=?3");
+  if (!q) return q.error();
+  q->Bind(1, id).Bind(2, created_s).Bind(3, status.dump());
+  return q->Run();
+}
+
+Result<std::vector<json>> ModelRegistry::LoadJobs(int64_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(
+      "SELECT status FROM (SELECT status, created_s, rowid AS r FROM jobs "
+      "ORDER BY created_s DESC, r DESC LIMIT ?1) ORDER BY created_s, r");
+  if (!q) return q.error();
+  q->Bind(1, limit);
+  std::vector<json> out;
+  while (true) {
+    auto row = q->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    json j = json::parse(q->ColumnText(0), nullptr, false);
+    if (j.is_object()) out.push_back(std::move(j));
+  }
+  return out;
 }
 
 Result<std::optional<int64_t>> ModelRegistry::GetClock(const std::string& key) {

@@ -118,6 +118,22 @@ Result<std::pair<RolloutDecision, ModelRecord>> RegistryApi::Rollout(const LiveC
   return std::make_pair(d, *rec);
 }
 
+Result<RegistryApi::GateResult> RegistryApi::EvaluateShadow(int64_t version, const std::string& by) {
+  if (!measure_) return MakeError("no live measurement on this collector");
+  auto rec = registry_->Get(version);
+  if (!rec) return rec.error();
+  if (!*rec) return MakeError("unknown version " + std::to_string(version));
+  if ((*rec)->stage != Stage::kShadow) {
+    return MakeError("version " + std::to_string(version) + " is not in shadow (" +
+                     std::string(StageName((*rec)->stage)) + "): the gate measures shadow versions");
+  }
+  auto live = measure_(**rec);
+  if (!live) return live.error();
+  auto applied = Rollout(*live, by);
+  if (!applied) return applied.error();
+  return GateResult{applied->first, *live, applied->second};
+}
+
 HttpResponse RegistryApi::List(const HttpRequest& req) {
   ModelFilter f;
   if (auto t = QueryVar(req.query, "target")) f.target = *t;
@@ -349,22 +365,22 @@ HttpResponse RegistryApi::Handle(const HttpRequest& req, const std::vector<std::
   if (what == "rollout") {
     if (!post) return Err(405, "use POST");
     if (auto refused = need(Permission::kPromote)) return *refused;
-    auto parsed = ParseJsonLimited(req.body, 64 * 1024, 4);
+    // The figures are never taken from the caller: the collector measures
+    // the shadow version on its stored data now (operators override with
+    // promote, rollback or archive).
+    auto parsed = ParseJsonLimited(req.body.empty() ? "{}" : req.body, 64 * 1024, 4);
     if (!parsed) return Err(400, parsed.message());
     StrictObject o(*parsed, "rollout");
-    o.OnlyKeys({"candidate_rmse", "candidate_samples", "current_rmse", "current_samples"});
-    LiveComparison live;
-    live.candidate_version = *version;
-    live.candidate_rmse = o.Number("candidate_rmse", 0, 1e9);
-    live.candidate_samples = o.Int("candidate_samples", 0, INT64_MAX / 2);
-    live.current_rmse = o.Number("current_rmse", 0, 1e9);
-    live.current_samples = o.Int("current_samples", 0, INT64_MAX / 2);
-    if (!o.ok()) return Err(400, o.error().message);
-    auto r = Rollout(live, who);
+    o.OnlyKeys({});
+    if (!o.ok()) return Err(400, o.error().message + " (the live figures are measured, not sent)");
+    auto r = EvaluateShadow(*version, who);
     if (!r) return RegistryError(r.message());
-    return Json(200, json{{"verdict", RolloutVerdictName(r->first.verdict)},
-                          {"reason", r->first.reason},
-                          {"model", r->second.ToJson()}});
+    return Json(200, json{{"verdict", RolloutVerdictName(r->decision.verdict)},
+                          {"reason", r->decision.reason},
+                          {"live", {{"pairs", r->live.candidate_samples},
+                                    {"candidate_rmse", r->live.candidate_rmse},
+                                    {"current_rmse", r->live.current_rmse}}},
+                          {"model", r->record.ToJson()}});
   }
   return Err(404, "no such path");
 }

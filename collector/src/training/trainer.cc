@@ -3,6 +3,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <unordered_map>
 
 #include "sentinelle/collector/training.h"
 #include "sentinelle/crypto.h"
@@ -70,7 +71,7 @@ FitMetrics ComputeFitMetrics(const std::vector<float>& actual, const std::vector
 }
 
 std::map<int64_t, double> PersistenceForecasts(const std::vector<Reading>& history,
-                                               Variable target, int horizon_min) {
+                                               Variable target, int horizon_min, int64_t from_s) {
   std::vector<const Reading*> sorted;
   sorted.reserve(history.size());
   for (const Reading& r : history) sorted.push_back(&r);
@@ -87,6 +88,7 @@ std::map<int64_t, double> PersistenceForecasts(const std::vector<Reading>& histo
       last = r->value(target);
       last_time = r->window_end_s;
     }
+    if (r->window_end_s < from_s) continue;
     predict::PersistenceInputs in;
     in.last_value = last;
     in.last_time_s = last_time;
@@ -106,6 +108,62 @@ struct StationRows {
   TrainingSet val;
   std::vector<double> val_persistence;
 };
+
+// Feature rows of every window of one station, computed once and shared by
+// all targets and horizons (the features do not depend on them): the same
+// FeatureBuilder pass as predict::BuildTrainingMatrix, which only differs in
+// keeping the rows whose label exists.
+struct StationFeatures {
+  DenseMatrix X;
+  std::vector<int64_t> window_end_s;
+};
+
+StationFeatures ComputeFeatures(std::vector<Reading>& history, const FeatureSpec& spec) {
+  std::stable_sort(history.begin(), history.end(), [](const Reading& a, const Reading& b) {
+    return a.window_end_s < b.window_end_s;
+  });
+  predict::FeatureBuilder builder(spec);
+  StationFeatures f;
+  f.X = DenseMatrix(0, builder.Width());
+  f.X.data.reserve(history.size() * builder.Width());
+  f.window_end_s.reserve(history.size());
+  std::vector<float> row(builder.Width());
+  for (const Reading& r : history) {
+    if (builder.Push(r) != predict::FeatureBuilder::PushResult::kAccepted) continue;
+    builder.Compute(row.data());
+    f.X.AppendRow(row.data(), row.size());
+    f.window_end_s.push_back(r.window_end_s);
+  }
+  return f;
+}
+
+// The time-ordered split of one station's rows for (target, horizon),
+// straight from the shared feature rows: a row is labelled when the target
+// is valid at t + horizon (as in BuildTrainingMatrix), then goes to train or
+// validation as SplitByTime decides.
+void SplitLabelled(const StationFeatures& f, const std::vector<Reading>& history, Variable target,
+                   int horizon_min, int64_t cutoff_s, TrainingSet& train, TrainingSet& val) {
+  std::unordered_map<int64_t, float> target_at;
+  target_at.reserve(history.size());
+  for (const Reading& r : history) {
+    if (r.valid(target)) target_at.emplace(r.window_end_s, static_cast<float>(r.value(target)));
+  }
+  const int64_t ahead_s = int64_t{horizon_min} * 60;
+  train.X = DenseMatrix(0, f.X.cols);
+  val.X = DenseMatrix(0, f.X.cols);
+  for (size_t i = 0; i < f.X.rows; ++i) {
+    const int64_t t = f.window_end_s[i];
+    auto it = target_at.find(t + ahead_s);
+    if (it == target_at.end()) continue;
+    TrainingSet* dst = nullptr;
+    if (t + ahead_s < cutoff_s) dst = &train;
+    else if (t >= cutoff_s) dst = &val;
+    if (!dst) continue;
+    dst->X.AppendRow(f.X.row(i), f.X.cols);
+    dst->y.push_back(it->second);
+    dst->window_end_s.push_back(t);
+  }
+}
 
 void AppendRows(TrainingSet& dst, const TrainingSet& src) {
   if (src.X.rows == 0) return;
@@ -184,7 +242,7 @@ nlohmann::json XgbParamsJson(const XgbTrainingParams& p) {
           {"num_rounds", p.num_rounds},       {"early_stopping_rounds", p.early_stopping_rounds},
           {"subsample", p.subsample},         {"colsample_bytree", p.colsample_bytree},
           {"min_child_weight", p.min_child_weight}, {"lambda", p.lambda},
-          {"nthread", p.nthread}};
+          {"nthread", p.nthread}, {"max_bin", p.max_bin}};
 }
 
 }  // namespace
@@ -242,6 +300,14 @@ Result<std::vector<TrainedModel>> Trainer::Run(const TrainRequest& request,
                                     static_cast<double>(to_s - from_s));
   const FeatureSpec spec = FeatureSpec::ForTargets(targets, interval_s);
   if (Status st = spec.Validate(); !st) return MakeError("feature spec: " + st.message());
+  for (int horizon : horizons) {
+    if (auto steps = predict::HorizonSteps(spec.interval_s, horizon); !steps) {
+      return MakeError("horizon " + std::to_string(horizon) + ": " + steps.message());
+    }
+  }
+  // Features once per station for every target and horizon.
+  std::map<std::string, StationFeatures> features;
+  for (const std::string& st : stations) features[st] = ComputeFeatures(history[st], spec);
   const uint64_t seed = request.seed.value_or(config_.seed);
   const std::string xgb_version = xgb::LibraryVersion();
   const int64_t trained_until_s = to_s - 1;
@@ -260,12 +326,10 @@ Result<std::vector<TrainedModel>> Trainer::Run(const TrainRequest& request,
       const std::string label = std::string(Name(target)) + "/" + std::to_string(horizon);
       std::vector<StationRows> rows;
       for (const std::string& st : stations) {
-        auto all = predict::BuildTrainingMatrix(history[st], spec, target, horizon);
-        if (!all) return MakeError(label + " " + st + ": " + all.message());
         StationRows sr;
         sr.station = st;
-        SplitByTime(*all, cutoff_s, horizon, sr.train, sr.val);
-        const auto pers = PersistenceForecasts(history[st], target, horizon);
+        SplitLabelled(features[st], history[st], target, horizon, cutoff_s, sr.train, sr.val);
+        const auto pers = PersistenceForecasts(history[st], target, horizon, cutoff_s);
         sr.val_persistence.reserve(sr.val.X.rows);
         for (int64_t t : sr.val.window_end_s) {
           auto it = pers.find(t);
@@ -367,6 +431,7 @@ Result<std::vector<TrainedModel>> Trainer::Run(const TrainRequest& request,
         p.min_child_weight = config_.xgb.min_child_weight;
         p.lambda = config_.xgb.lambda;
         p.nthread = config_.xgb.nthread;
+        p.max_bin = config_.xgb.max_bin;
         auto trained = xgb::TrainXgb(p, train.X, train.y, &val.X, &val.y,
                                      config_.xgb.early_stopping_rounds, seed,
                                      predict::XgbEncoding::kUbjson);

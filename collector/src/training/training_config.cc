@@ -75,6 +75,8 @@ void LoadTrainingConfig(ConfigReader& r, const std::string& store_path, Training
   x.min_child_weight = r.Get<double>("training.xgboost.min_child_weight", x.min_child_weight);
   x.lambda = r.Get<double>("training.xgboost.lambda", x.lambda);
   x.nthread = r.Get<int>("training.xgboost.nthread", x.nthread);
+  x.max_bin = r.Get<int>("training.xgboost.max_bin", x.max_bin);
+  if (x.max_bin < 2 || x.max_bin > 65536) Fail(r, "training.xgboost.max_bin", "must lie in 2..65536");
   if (x.max_depth < 1 || x.num_rounds < 1 || !(x.eta > 0) || x.nthread < 1 ||
       !(x.subsample > 0 && x.subsample <= 1) ||
       !(x.colsample_bytree > 0 && x.colsample_bytree <= 1)) {
@@ -98,6 +100,10 @@ void LoadTrainingConfig(ConfigReader& r, const std::string& store_path, Training
   m.rollout_max_rmse_ratio = r.Get<double>("models.rollout_max_rmse_ratio", m.rollout_max_rmse_ratio);
   if (!(m.rollout_max_rmse_ratio > 0)) Fail(r, "models.rollout_max_rmse_ratio", "must be positive");
   m.min_live_samples = r.Get<int64_t>("models.min_live_samples", m.min_live_samples);
+  if (m.min_live_samples < 1) Fail(r, "models.min_live_samples", "must be positive");
+  m.rollout_check_interval_s =
+      r.Get<int64_t>("models.rollout_check_interval_s", m.rollout_check_interval_s);
+  if (m.rollout_check_interval_s < 0) Fail(r, "models.rollout_check_interval_s", "must not be negative");
 }
 
 }  // namespace sentinelle::collector

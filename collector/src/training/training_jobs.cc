@@ -7,12 +7,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 namespace sentinelle::collector {
 
 namespace {
 constexpr size_t kMaxJobsKept = 200;
 constexpr const char* kScheduleClock = "schedule.last_s";
+constexpr const char* kJobCounter = "jobs.last_id";
 
 std::string AlarmClock(Variable target) { return "alarm." + std::string(Name(target)); }
 
@@ -53,6 +55,43 @@ nlohmann::json JobStatus::ToJson() const {
           {"skipped", skipped}};
 }
 
+Result<JobStatus> JobStatus::FromJson(const nlohmann::json& j) {
+  try {
+    JobStatus s;
+    s.id = j.at("id").get<std::string>();
+    const std::string state = j.at("state").get<std::string>();
+    bool known = false;
+    for (JobState st : {JobState::kQueued, JobState::kRunning, JobState::kSucceeded, JobState::kFailed}) {
+      if (JobStateName(st) == state) {
+        s.state = st;
+        known = true;
+      }
+    }
+    if (!known) return MakeError("job " + s.id + ": unknown state '" + state + "'");
+    s.trigger.kind = j.at("trigger").at("kind").get<std::string>();
+    s.trigger.by = j.at("trigger").at("by").get<std::string>();
+    s.trigger.job_id = s.id;
+    s.request = j.at("request");
+    s.progress.done = j.at("progress").at("done").get<int>();
+    s.progress.total = j.at("progress").at("total").get<int>();
+    s.progress.step = j.at("progress").at("step").get<std::string>();
+    auto t = [&](const char* key) -> int64_t {
+      const auto& v = j.at(key);
+      if (v.is_null()) return 0;
+      return ParseUtc(v.get<std::string>()).value_or(0);
+    };
+    s.created_s = t("created");
+    s.started_s = t("started");
+    s.finished_s = t("finished");
+    s.message = j.at("message").get<std::string>();
+    s.versions = j.at("versions").get<std::vector<int64_t>>();
+    s.skipped = j.at("skipped").get<std::vector<std::string>>();
+    return s;
+  } catch (const std::exception& e) {
+    return MakeError(std::string("job record: ") + e.what());
+  }
+}
+
 TrainingJobs::TrainingJobs(Trainer* trainer, ModelRegistry* registry, Env* env,
                            TrainingConfig config, OnDone on_done)
     : trainer_(trainer),
@@ -64,10 +103,61 @@ TrainingJobs::TrainingJobs(Trainer* trainer, ModelRegistry* registry, Env* env,
 TrainingJobs::~TrainingJobs() { Stop(); }
 
 void TrainingJobs::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return;
+    started_ = true;
+  }
+  LoadPersisted();
   std::lock_guard<std::mutex> lock(mu_);
-  if (started_) return;
-  started_ = true;
   worker_ = std::thread([this] { Loop(); });
+}
+
+void TrainingJobs::Persist(const JobStatus& status) {
+  if (Status st = registry_->SaveJob(status.id, status.created_s, status.ToJson()); !st) {
+    spdlog::warn("training job {}: record not saved: {}", status.id, st.message());
+  }
+}
+
+void TrainingJobs::LoadPersisted() {
+  auto loaded = registry_->LoadJobs(static_cast<int64_t>(kMaxJobsKept));
+  if (!loaded) {
+    spdlog::warn("training jobs: past jobs not loaded: {}", loaded.message());
+    return;
+  }
+  const int64_t now_s = env_->WallMs() / 1000;
+  // Jobs submitted by this process before Start() are its own, not left
+  // over from a previous one.
+  std::set<std::string> own;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Job& j : jobs_) own.insert(j.status.id);
+  }
+  std::deque<Job> past;
+  for (const nlohmann::json& j : *loaded) {
+    auto status = JobStatus::FromJson(j);
+    if (!status) {
+      spdlog::warn("training jobs: {}", status.message());
+      continue;
+    }
+    if (own.count(status->id)) continue;
+    // A job the previous process did not finish: it never will.
+    if (status->state == JobState::kQueued || status->state == JobState::kRunning) {
+      status->message = "interrupted: the collector stopped while the job was " +
+                        std::string(JobStateName(status->state)) + "; marked failed at restart " +
+                        FormatUtc(now_s);
+      status->state = JobState::kFailed;
+      status->finished_s = now_s;
+      Persist(*status);
+      spdlog::warn("training job {}: {}", status->id, status->message);
+    }
+    Job job;
+    job.status = std::move(*status);
+    past.push_back(std::move(job));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Job& j : jobs_) past.push_back(std::move(j));  // submitted before Start
+  jobs_ = std::move(past);
 }
 
 void TrainingJobs::Stop() {
@@ -86,14 +176,23 @@ Result<std::string> TrainingJobs::Enqueue(const TrainRequest& request, TriggerIn
   if (queue_.size() >= static_cast<size_t>(config_.max_queued_jobs)) {
     return MakeError("training queue full (" + std::to_string(queue_.size()) + " jobs waiting)");
   }
+  // The counter is kept in the registry: ids stay unique across restarts
+  // (the persisted records are keyed by them).
+  int64_t n = next_id_;
+  if (auto last = registry_->GetClock(kJobCounter); last && *last) n = std::max(n, **last + 1);
+  next_id_ = n + 1;
+  if (Status st = registry_->SetClock(kJobCounter, n); !st) {
+    spdlog::warn("training job counter not saved: {}", st.message());
+  }
   Job job;
   job.request = request;
-  job.status.id = "j" + std::to_string(now_s) + "-" + std::to_string(next_id_++);
+  job.status.id = "j" + std::to_string(now_s) + "-" + std::to_string(n);
   trigger.job_id = job.status.id;
   job.status.trigger = trigger;
   job.status.request = RequestJson(request);
   job.status.created_s = now_s;
   const std::string id = job.status.id;
+  Persist(job.status);
   jobs_.push_back(std::move(job));
   while (jobs_.size() > kMaxJobsKept && jobs_.front().status.state != JobState::kQueued &&
          jobs_.front().status.state != JobState::kRunning) {
@@ -211,6 +310,8 @@ void TrainingJobs::Loop() {
     if (j.status.state == JobState::kQueued) {
       j.status.state = JobState::kFailed;
       j.status.message = "collector stopped before the job ran";
+      j.status.finished_s = env_->WallMs() / 1000;
+      Persist(j.status);
     }
   }
 }
@@ -226,6 +327,7 @@ void TrainingJobs::RunJob(const std::string& id) {
       j.status.started_s = env_->WallMs() / 1000;
       request = j.request;
       trigger = j.status.trigger;
+      Persist(j.status);
     }
   }
   auto update = [&](const std::function<void(JobStatus&)>& f) {
@@ -270,6 +372,7 @@ void TrainingJobs::RunJob(const std::string& id) {
     s.progress.done = s.progress.total;
     done = s;
   });
+  Persist(done);
   if (ok) spdlog::info("training job {}: {}", id, message);
   else spdlog::warn("training job {} failed: {}", id, message);
   if (on_done_) on_done_(done);

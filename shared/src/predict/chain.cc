@@ -87,6 +87,7 @@ FallbackChain::FallbackChain(std::string station_id, ChainConfig config)
     : station_id_(std::move(station_id)),
       config_(std::move(config)),
       slots_(std::make_shared<const SlotMap>()),
+      shadows_(std::make_shared<const SlotMap>()),
       profile_(config_.profile_cap) {
   if (Status st = config_.Validate(); !st) throw std::invalid_argument(st.message());
   default_spec_ = FeatureSpec::ForTargets(config_.targets, config_.interval_s);
@@ -101,6 +102,11 @@ void FallbackChain::Publish(SlotMap next) { slots_ = std::make_shared<const Slot
 std::shared_ptr<const FallbackChain::SlotMap> FallbackChain::Snapshot() const {
   std::lock_guard lock(mu_);
   return slots_;
+}
+
+std::shared_ptr<const FallbackChain::SlotMap> FallbackChain::ShadowSnapshot() const {
+  std::lock_guard lock(mu_);
+  return shadows_;
 }
 
 Result<SlotKey> FallbackChain::Install(std::string_view file_bytes, std::optional<SlotKey> expected) {
@@ -132,6 +138,10 @@ Result<SlotKey> FallbackChain::Install(std::string_view file_bytes, std::optiona
 }
 
 Status FallbackChain::InstallLoaded(std::shared_ptr<const LoadedModel> model) {
+  return InstallInto(false, std::move(model));
+}
+
+Status FallbackChain::InstallInto(bool shadow, std::shared_ptr<const LoadedModel> model) {
   if (!model || !model->model) return MakeError("no model");
   const ModelEnvelope& e = model->meta;
   if (std::find(config_.targets.begin(), config_.targets.end(), e.target) == config_.targets.end() ||
@@ -147,10 +157,46 @@ Status FallbackChain::InstallLoaded(std::shared_ptr<const LoadedModel> model) {
   const SlotKey key{LinkOf(e), e.target, e.horizon_min};
   std::string fingerprint = e.spec.Fingerprint();
   std::lock_guard lock(mu_);
+  if (shadow) {
+    SlotMap next = *shadows_;
+    next[key] = Slot{std::move(model), {}, std::move(fingerprint)};
+    shadows_ = std::make_shared<const SlotMap>(std::move(next));
+    return Status::Ok();
+  }
   SlotMap next = *slots_;
   next[key] = Slot{std::move(model), {}, std::move(fingerprint)};
   Publish(std::move(next));
   return Status::Ok();
+}
+
+Result<SlotKey> FallbackChain::InstallShadow(std::string_view file_bytes, std::optional<SlotKey> expected) {
+  auto loaded = LoadModel(file_bytes, LoadOptions{station_id_});
+  if (!loaded) return loaded.error();
+  const ModelEnvelope& e = (*loaded)->meta;
+  const SlotKey actual{LinkOf(e), e.target, e.horizon_min};
+  if (expected && *expected != actual) {
+    return MakeError("file holds a " + std::string(LinkKindName(actual.link)) + " model for " +
+                     std::string(Name(actual.target)) + "/" + std::to_string(actual.horizon_min) +
+                     " min, not the expected slot");
+  }
+  if (Status st = InstallInto(true, *loaded); !st) return st.error();
+  return actual;
+}
+
+void FallbackChain::RemoveShadow(const SlotKey& slot) {
+  std::lock_guard lock(mu_);
+  SlotMap next = *shadows_;
+  next.erase(slot);
+  shadows_ = std::make_shared<const SlotMap>(std::move(next));
+}
+
+std::vector<InstalledModel> FallbackChain::ShadowModels() const {
+  std::vector<InstalledModel> out;
+  for (const auto& [key, slot] : *ShadowSnapshot()) {
+    const ModelEnvelope& e = slot.model->meta;
+    out.push_back({key.link, key.target, key.horizon_min, e.version, e.sha256, slot.fingerprint});
+  }
+  return out;
 }
 
 void FallbackChain::Remove(const SlotKey& slot) {
@@ -182,6 +228,7 @@ size_t FallbackChain::ModelMemoryBytes() const {
   for (const auto& [key, slot] : *Snapshot()) {
     if (slot.model) total += slot.model->model->MemoryBytes();
   }
+  for (const auto& [key, slot] : *ShadowSnapshot()) total += slot.model->model->MemoryBytes();
   return total;
 }
 
@@ -220,15 +267,64 @@ FallbackChain::Builder& FallbackChain::BuilderFor(const FeatureSpec& spec, const
 
 void FallbackChain::Warm(const Reading& reading) { Feed(reading); }
 
-std::vector<Prediction> FallbackChain::Observe(const Reading& reading) {
+std::vector<Prediction> FallbackChain::Observe(const Reading& reading, std::vector<Prediction>* shadow) {
   std::vector<Prediction> out;
+  if (shadow) shadow->clear();
   if (!Feed(reading)) return out;
   auto slots = Snapshot();
   out.reserve(config_.targets.size() * config_.horizons_min.size());
   for (Variable target : config_.targets) {
     for (int h : config_.horizons_min) out.push_back(PredictOne(reading, target, h, *slots));
   }
+  if (shadow) {
+    // Same window, same features and checks as the link would apply; only
+    // answers are reported.
+    for (const auto& [key, slot] : *ShadowSnapshot()) {
+      Prediction p;
+      p.station_id = station_id_;
+      p.from_seq = reading.seq;
+      p.from_window_end_s = reading.window_end_s;
+      p.target = key.target;
+      p.horizon_min = key.horizon_min;
+      p.target_time_s = reading.window_end_s + static_cast<int64_t>(key.horizon_min) * 60;
+      if (!TryModel(reading, key.link, slot, p)) shadow->push_back(std::move(p));
+    }
+  }
   return out;
+}
+
+std::optional<SkipReason> FallbackChain::TryModel(const Reading& r, LinkKind link, const Slot& slot,
+                                                  Prediction& p) {
+  const LoadedModel& m = *slot.model;
+  if (config_.max_model_age_s > 0 && r.window_end_s - m.meta.trained_until_s > config_.max_model_age_s) {
+    return SkipReason::kStale;
+  }
+  Builder& b = BuilderFor(m.meta.spec, slot.fingerprint);
+  if (!b.computed) {
+    b.row.resize(b.builder.Width());
+    b.builder.Compute(b.row.data());
+    b.missing = static_cast<size_t>(std::count_if(b.row.begin(), b.row.end(), [](float x) { return x != x; }));
+    b.computed = true;
+  }
+  const double missing_fraction = static_cast<double>(b.missing) / static_cast<double>(b.row.size());
+  const bool trees = link != LinkKind::kLinear;
+  const double limit = trees ? config_.max_missing_fraction : config_.max_missing_fraction_linear;
+  if (missing_fraction > limit || (trees && !r.valid(p.target))) return SkipReason::kInputsIncomplete;
+  Result<float> value = MakeError("not run");
+  try {
+    value = m.model->Predict(b.row.data());
+  } catch (const std::exception& e) {
+    value = MakeError(e.what());
+  }
+  if (!value) return SkipReason::kRuntimeError;
+  const auto& info = Info(p.target);
+  if (!std::isfinite(*value) || *value < info.min || *value > info.max) return SkipReason::kOutOfRange;
+  p.value = *value;
+  p.link = link;
+  p.model_version = m.meta.version;
+  p.model_sha256 = m.meta.sha256;
+  p.missing_inputs = b.builder.MissingInputs();
+  return std::nullopt;
 }
 
 Prediction FallbackChain::PredictOne(const Reading& r, Variable target, int horizon_min, const SlotMap& slots) {
@@ -246,45 +342,10 @@ Prediction FallbackChain::PredictOne(const Reading& r, Variable target, int hori
       p.skipped.push_back({link, refused ? SkipReason::kRefused : SkipReason::kMissing});
       continue;
     }
-    const LoadedModel& m = *it->second.model;
-    if (config_.max_model_age_s > 0 && r.window_end_s - m.meta.trained_until_s > config_.max_model_age_s) {
-      p.skipped.push_back({link, SkipReason::kStale});
+    if (auto skip = TryModel(r, link, it->second, p)) {
+      p.skipped.push_back({link, *skip});
       continue;
     }
-    Builder& b = BuilderFor(m.meta.spec, it->second.fingerprint);
-    if (!b.computed) {
-      b.row.resize(b.builder.Width());
-      b.builder.Compute(b.row.data());
-      b.missing = static_cast<size_t>(std::count_if(b.row.begin(), b.row.end(), [](float x) { return x != x; }));
-      b.computed = true;
-    }
-    const double missing_fraction = static_cast<double>(b.missing) / static_cast<double>(b.row.size());
-    const bool trees = link != LinkKind::kLinear;
-    const double limit = trees ? config_.max_missing_fraction : config_.max_missing_fraction_linear;
-    if (missing_fraction > limit || (trees && !r.valid(target))) {
-      p.skipped.push_back({link, SkipReason::kInputsIncomplete});
-      continue;
-    }
-    Result<float> value = MakeError("not run");
-    try {
-      value = m.model->Predict(b.row.data());
-    } catch (const std::exception& e) {
-      value = MakeError(e.what());
-    }
-    if (!value) {
-      p.skipped.push_back({link, SkipReason::kRuntimeError});
-      continue;
-    }
-    const auto& info = Info(target);
-    if (!std::isfinite(*value) || *value < info.min || *value > info.max) {
-      p.skipped.push_back({link, SkipReason::kOutOfRange});
-      continue;
-    }
-    p.value = *value;
-    p.link = link;
-    p.model_version = m.meta.version;
-    p.model_sha256 = m.meta.sha256;
-    p.missing_inputs = b.builder.MissingInputs();
     return p;
   }
   const int ti = static_cast<int>(target);

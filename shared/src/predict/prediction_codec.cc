@@ -29,45 +29,57 @@ PredictionBatch MakePredictionBatch(const std::vector<Prediction>& predictions) 
   return b;
 }
 
+namespace {
+
+json EncodeEntry(const Prediction& p) {
+  json skipped = json::array();
+  for (const LinkSkip& s : p.skipped) {
+    skipped.push_back(json{{"link", LinkKindName(s.link)}, {"reason", SkipReasonName(s.reason)}});
+  }
+  json missing = json::array();
+  for (Variable v : p.missing_inputs) missing.push_back(Name(v));
+  const bool model = p.answered() && p.link != LinkKind::kPersistence;
+  return json{{"target", Name(p.target)},
+              {"horizon_min", p.horizon_min},
+              {"target_time", FormatUtc(p.target_time_s)},
+              {"value", p.answered() ? json(p.value) : json(nullptr)},
+              {"link", p.answered() ? json(LinkKindName(p.link)) : json(nullptr)},
+              {"model_version", model ? json(p.model_version) : json(nullptr)},
+              {"model_sha256", model ? json(p.model_sha256) : json(nullptr)},
+              {"skipped", std::move(skipped)},
+              {"missing_inputs", std::move(missing)}};
+}
+
+}  // namespace
+
 std::string EncodePredictionBatch(const PredictionBatch& batch) {
   json list = json::array();
-  for (const Prediction& p : batch.predictions) {
-    json skipped = json::array();
-    for (const LinkSkip& s : p.skipped) {
-      skipped.push_back(json{{"link", LinkKindName(s.link)}, {"reason", SkipReasonName(s.reason)}});
-    }
-    json missing = json::array();
-    for (Variable v : p.missing_inputs) missing.push_back(Name(v));
-    const bool model = p.answered() && p.link != LinkKind::kPersistence;
-    list.push_back(json{{"target", Name(p.target)},
-                        {"horizon_min", p.horizon_min},
-                        {"target_time", FormatUtc(p.target_time_s)},
-                        {"value", p.answered() ? json(p.value) : json(nullptr)},
-                        {"link", p.answered() ? json(LinkKindName(p.link)) : json(nullptr)},
-                        {"model_version", model ? json(p.model_version) : json(nullptr)},
-                        {"model_sha256", model ? json(p.model_sha256) : json(nullptr)},
-                        {"skipped", std::move(skipped)},
-                        {"missing_inputs", std::move(missing)}});
+  for (const Prediction& p : batch.predictions) list.push_back(EncodeEntry(p));
+  json out{{"schema", kSchemaVersion},
+           {"station", batch.station_id},
+           {"seq", batch.seq},
+           {"window_end", FormatUtc(batch.window_end_s)},
+           {"predictions", std::move(list)}};
+  if (!batch.shadow.empty()) {
+    json shadow = json::array();
+    for (const Prediction& p : batch.shadow) shadow.push_back(EncodeEntry(p));
+    out["shadow"] = std::move(shadow);
   }
-  return json{{"schema", kSchemaVersion},
-              {"station", batch.station_id},
-              {"seq", batch.seq},
-              {"window_end", FormatUtc(batch.window_end_s)},
-              {"predictions", std::move(list)}}
-      .dump();
+  return out.dump();
 }
 
 Result<PredictionBatch> DecodePredictionBatch(std::string_view payload, std::string_view expected_station) {
   auto parsed = ParseJsonLimited(payload, kMaxPayloadBytes, kMaxJsonDepth);
   if (!parsed) return parsed.error();
   StrictObject o(*parsed, "prediction batch");
-  o.OnlyKeys({"schema", "station", "seq", "window_end", "predictions"});
+  o.OnlyKeys({"schema", "station", "seq", "window_end", "predictions", "shadow"});
   PredictionBatch b;
   if (o.Int("schema", 1, 1000) != kSchemaVersion && o.ok()) o.FailField("schema", "unsupported version");
   b.station_id = o.Str("station", 64);
   b.seq = o.Int("seq", 1, kMaxSeq);
   const std::string end = o.Str("window_end", 32);
   const json* list = o.Field("predictions", VT::array);
+  const json* shadow = o.OptField("shadow", VT::array);
   if (!o.ok()) return o.error();
   if (!IsValidStationId(b.station_id)) return MakeError("station: invalid station id");
   if (b.station_id != expected_station) {
@@ -80,8 +92,8 @@ Result<PredictionBatch> DecodePredictionBatch(std::string_view payload, std::str
   if (list->empty() || list->size() > kMaxPredictionsPerBatch) {
     return MakeError("predictions: 1.." + std::to_string(kMaxPredictionsPerBatch) + " entries");
   }
-  for (size_t i = 0; i < list->size(); ++i) {
-    StrictObject po((*list)[i], "predictions[" + std::to_string(i) + "]");
+  auto decode_entry = [&](const json& entry, const std::string& name) -> Result<Prediction> {
+    StrictObject po(entry, name);
     po.OnlyKeys({"target", "horizon_min", "target_time", "value", "link", "model_version", "model_sha256",
                  "skipped", "missing_inputs"});
     Prediction p;
@@ -143,7 +155,28 @@ Result<PredictionBatch> DecodePredictionBatch(std::string_view payload, std::str
       if (!v) return MakeError(where + ".missing_inputs: unknown variable");
       p.missing_inputs.push_back(*v);
     }
-    b.predictions.push_back(std::move(p));
+    return p;
+  };
+  for (size_t i = 0; i < list->size(); ++i) {
+    auto p = decode_entry((*list)[i], "predictions[" + std::to_string(i) + "]");
+    if (!p) return p.error();
+    b.predictions.push_back(std::move(*p));
+  }
+  // Shadow answers: models running next to the answering ones (stage
+  // "shadow"); each one answered with a model and skipped nothing.
+  if (shadow) {
+    if (shadow->size() > kMaxPredictionsPerBatch) {
+      return MakeError("shadow: at most " + std::to_string(kMaxPredictionsPerBatch) + " entries");
+    }
+    for (size_t i = 0; i < shadow->size(); ++i) {
+      const std::string name = "shadow[" + std::to_string(i) + "]";
+      auto p = decode_entry((*shadow)[i], name);
+      if (!p) return p.error();
+      if (!p->answered() || p->link == LinkKind::kPersistence || !p->skipped.empty()) {
+        return MakeError(name + ": a shadow entry is a model's answer, with nothing skipped");
+      }
+      b.shadow.push_back(std::move(*p));
+    }
   }
   return b;
 }

@@ -2,6 +2,7 @@
 
 #include <xgboost/c_api.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -33,11 +34,14 @@ struct BoosterGuard {
   }
 };
 
-Status MakeDMatrix(const DenseMatrix& X, const std::vector<float>& y, DMatrix& out) {
+Status MakeDMatrix(const DenseMatrix& X, const std::vector<float>& y, int nthread, DMatrix& out) {
   if (X.rows == 0 || X.cols == 0) return MakeError("empty training matrix");
   if (y.size() != X.rows) return MakeError("label count differs from row count");
-  if (XGDMatrixCreateFromMat(X.data.data(), X.rows, X.cols, NAN, &out.h) != 0) {
-    return XgbError("XGDMatrixCreateFromMat");
+  // The parallel variant reads the same rows with `nthread` threads (the
+  // plain one is single-threaded); the resulting DMatrix is identical.
+  if (XGDMatrixCreateFromMat_omp(X.data.data(), X.rows, X.cols, NAN, &out.h,
+                                 std::max(1, nthread)) != 0) {
+    return XgbError("XGDMatrixCreateFromMat_omp");
   }
   if (XGDMatrixSetFloatInfo(out.h, "label", y.data(), y.size()) != 0) {
     return XgbError("XGDMatrixSetFloatInfo(label)");
@@ -69,11 +73,11 @@ Result<TrainedBooster> TrainXgb(const TrainParams& params, const DenseMatrix& X,
                                 uint64_t seed, XgbEncoding encoding) {
   if (params.num_rounds < 1) return MakeError("num_rounds must be at least 1");
   DMatrix train, val;
-  if (Status s = MakeDMatrix(X, y, train); !s) return s.error();
+  if (Status s = MakeDMatrix(X, y, params.nthread, train); !s) return s.error();
   const bool has_val = X_val != nullptr && y_val != nullptr && X_val->rows > 0;
   if (has_val) {
     if (X_val->cols != X.cols) return MakeError("validation matrix has a different width");
-    if (Status s = MakeDMatrix(*X_val, *y_val, val); !s) return s.error();
+    if (Status s = MakeDMatrix(*X_val, *y_val, params.nthread, val); !s) return s.error();
   }
   double base_score = params.base_score;
   if (std::isnan(base_score)) {
@@ -94,6 +98,7 @@ Result<TrainedBooster> TrainXgb(const TrainParams& params, const DenseMatrix& X,
       {"min_child_weight", Num(params.min_child_weight)},
       {"lambda", Num(params.lambda)},
       {"nthread", std::to_string(params.nthread)},
+      {"max_bin", std::to_string(params.max_bin)},
       {"seed", std::to_string(seed)},
       {"base_score", Num(base_score)},
       {"eval_metric", "rmse"},

@@ -36,6 +36,9 @@
 // {target}_{h}_{kind}.json.shadow; the hook is called with shadow = true.
 // A later canary/production manifest for that version takes the staged file
 // without downloading it again.
+// A validly signed non-shadow manifest for another version on the same topic
+// withdraws the staged shadow (the collector no longer announces it: rolled
+// back by the accuracy gate, or archived).
 //
 // A newer manifest on the same topic supersedes one still queued. Commands
 // named "rollback" restore the .prev file of (target, horizon_min) for every
@@ -119,7 +122,8 @@ struct ModelHandover {
   int64_t version = 0;
   std::string path;      // the installed file
   std::string sha256;    // of the file
-  bool shadow = false;   // staged next to the active model, not the answer
+  bool shadow = false;   // staged next to the active model, not the answer;
+                         // with version 0: the staged shadow was withdrawn
   bool restore = false;  // a previous file handed back (refusal or rollback)
 };
 // Returns an error when the model cannot be taken (the updater then restores
@@ -131,9 +135,10 @@ class PredictionService;
 
 // The hook for the agent's prediction service: rescans its model directory
 // (PredictionService::Reload) and succeeds only when the chain then runs the
-// handed-over version in that slot. Shadow models are staged only: the
-// prediction service has no shadow slot, so they are verified and reported
-// but do not predict. `service` may be null (no prediction: always Ok).
+// handed-over version in that slot; for a shadow model, that the chain runs
+// it in the slot's shadow (kind "{kind}-shadow"), and for a withdrawn shadow
+// (shadow with version 0) only the rescan. `service` may be null (no
+// prediction: always Ok).
 InstallHook MakePredictionServiceHook(PredictionService* service);
 
 struct SlotState {
@@ -212,6 +217,8 @@ class ModelUpdater {
   void Process(Job job);
   void ProcessManifest(Job job);
   void ProcessRollback(const Command& c);
+  // Removes the staged shadow of a slot and tells the hook (version 0).
+  void DropShadow(const std::string& key, SlotState& slot);
   void Refuse(Refusal r, const std::string& topic, int64_t version, const std::string& detail);
   void Record(UpdateOutcome outcome);
   Status SaveStateLocked();

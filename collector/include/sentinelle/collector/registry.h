@@ -105,6 +105,16 @@ struct LiveComparison {
   int64_t current_samples = 0;
 };
 
+// One answer of a shadow model on a station, as the station published it
+// (the "shadow" entries of its prediction batches).
+struct ShadowPrediction {
+  int64_t version = 0;
+  std::string station;
+  int64_t issued_s = 0;  // window end it was made from; target = issued + horizon
+  double value = 0;
+  int64_t arrival_ms = 0;
+};
+
 enum class RolloutVerdict { kWait, kPromote, kRollBack };
 std::string_view RolloutVerdictName(RolloutVerdict v);
 struct RolloutDecision {
@@ -161,6 +171,16 @@ class ModelRegistry {
   // changed on disk is an error, never served).
   Result<std::string> ReadArtifact(int64_t version);
   std::string ArtifactPath(const std::string& sha256) const;
+
+  // Shadow answers reported by the stations (idempotent per version,
+  // station and window), and those of one version in window order.
+  Status AddShadowPredictions(const std::vector<ShadowPrediction>& rows);
+  Result<std::vector<ShadowPrediction>> ShadowPredictions(int64_t version);
+
+  // Training jobs (TrainingJobs persists its job records here): upsert by
+  // id, and the latest `limit` in creation order.
+  Status SaveJob(const std::string& id, int64_t created_s, const nlohmann::json& status);
+  Result<std::vector<nlohmann::json>> LoadJobs(int64_t limit);
 
   // Small persistent key/value facts (schedule and cooldown clocks).
   Result<std::optional<int64_t>> GetClock(const std::string& key);

@@ -9,7 +9,7 @@
 //   GET  models/{v}/manifest                                 signed     read
 //   GET  models/public-key                                   hex key    read
 //   POST models/{v}/promote   {"stage","stations","reason"}  promote    data_scientist, admin
-//   POST models/{v}/rollout   {"candidate_rmse",...}         gate       data_scientist, admin
+//   POST models/{v}/rollout   {}  measure now, apply the gate   data_scientist, admin
 //   POST models/rollback      {"target","horizon_min","kind","station","reason"}
 //   POST train                {"targets","horizons_min","stations",...} -> 202 {"job"}
 //   GET  jobs, jobs/{id}                                     status     read
@@ -59,6 +59,18 @@ class RegistryApi {
   Result<std::pair<RolloutDecision, ModelRecord>> Rollout(const LiveComparison& live,
                                                           const std::string& by);
 
+  // Measures a shadow version from the stored data (the measure function
+  // below) and applies the gate. Errors: unknown version, not in shadow, no
+  // measure function, measurement failures.
+  struct GateResult {
+    RolloutDecision decision;
+    LiveComparison live;
+    ModelRecord record;
+  };
+  Result<GateResult> EvaluateShadow(int64_t version, const std::string& by);
+  using LiveMeasure = std::function<Result<LiveComparison>(const ModelRecord&)>;
+  void SetLiveMeasure(LiveMeasure measure) { measure_ = std::move(measure); }
+
  private:
   HttpResponse List(const HttpRequest& req);
 
@@ -67,6 +79,7 @@ class RegistryApi {
   TrainingJobs* jobs_;
   ModelsConfig config_;
   Env* env_;
+  LiveMeasure measure_;
 };
 
 }  // namespace sentinelle::collector

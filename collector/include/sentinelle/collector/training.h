@@ -59,11 +59,13 @@ struct FitMetrics {
 FitMetrics ComputeFitMetrics(const std::vector<float>& actual, const std::vector<float>& predicted,
                              const std::vector<double>& persistence);
 
-// Seasonal persistence forecasts for every window of one station's history,
-// as an agent would have made them at that window (profile and last value
-// from the readings up to and including it). Keyed by window end.
+// Seasonal persistence forecasts for every window of one station's history
+// from `from_s` on, as an agent would have made them at that window
+// (profile and last value from the readings up to and including it, the
+// earlier ones included). Keyed by window end.
 std::map<int64_t, double> PersistenceForecasts(const std::vector<Reading>& history,
-                                               Variable target, int horizon_min);
+                                               Variable target, int horizon_min,
+                                               int64_t from_s = INT64_MIN);
 
 // The time-ordered split above: rows whose target time (t + horizon) is
 // before cutoff_s go to `train`, rows with t >= cutoff_s to `val`, in their

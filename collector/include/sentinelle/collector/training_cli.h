@@ -1,5 +1,5 @@
 // The collector's model subcommands (sentinelle-collector --help):
-//   train [--targets pm25,no2] [--horizons 60,180] [--stations a,b] [--no-station-models]
+//   train [--targets pm25,no2] [--horizons 5,60] [--stations a,b] [--no-station-models]
 //   models list [--stage S] [--target T]
 //   models show V
 //   models promote V STAGE [--stations a,b] [--reason TEXT]

@@ -23,6 +23,7 @@ struct XgbTrainingParams {
   double min_child_weight = 1.0;
   double lambda = 1.0;
   int nthread = 2;
+  int max_bin = 256;
 };
 
 struct TrainingConfig {
@@ -30,7 +31,7 @@ struct TrainingConfig {
   // (station_models) one model per station, plus a linear fallback per model.
   std::vector<Variable> targets = {Variable::kPm25, Variable::kPm10, Variable::kNo2,
                                    Variable::kO3};
-  std::vector<int> horizons_min = {60, 180};
+  std::vector<int> horizons_min = {5, 60};  // as the stations predict (prediction.horizons_min)
   bool station_models = true;
   int history_days = 365;             // data window ending at the newest stored reading
   double validation_fraction = 0.2;   // the latest part of the window (never shuffled)
@@ -61,6 +62,9 @@ struct ModelsConfig {
   // model's by at most this factor, over at least min_live_samples pairs.
   double rollout_max_rmse_ratio = 1.0;
   int64_t min_live_samples = 288;
+  // How often shadow versions are measured and the gate applied (0: only
+  // on demand, POST /api/v1/models/{v}/rollout).
+  int64_t rollout_check_interval_s = 300;
 };
 
 // Fills empty paths: dir = "models" next to the store file, keys in dir.

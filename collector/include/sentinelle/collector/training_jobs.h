@@ -10,9 +10,13 @@
 // (WAL readers never wait for the writer) and writes only to the registry's
 // own database.
 //
-// Jobs live in memory (the latest 200); what they produced is in the
-// registry with the job id in its lineage. The schedule and cooldown clocks
-// are kept in the registry so a restart does not retrain at once.
+// Job records are persisted in the registry database (table `jobs`, the
+// latest 200 are loaded at Start()): a restart still lists past jobs, and a
+// job that was queued or running when the collector stopped without
+// finishing it (crash, kill -9, power loss) is marked failed with the reason
+// "interrupted". What jobs produced is in the registry with the job id in
+// its lineage. The schedule and cooldown clocks are kept in the registry so
+// a restart does not retrain at once.
 //
 // Thread-safe.
 #pragma once
@@ -49,6 +53,8 @@ struct JobStatus {
   std::vector<int64_t> versions; // registered versions
   std::vector<std::string> skipped;
   nlohmann::json ToJson() const;
+  // The inverse of ToJson (the persisted form). Errors: not that shape.
+  static Result<JobStatus> FromJson(const nlohmann::json& j);
 };
 
 class TrainingJobs {
@@ -61,7 +67,8 @@ class TrainingJobs {
                OnDone on_done = {});
   ~TrainingJobs();  // Stop()
 
-  // Starts the worker (which also drives the schedule once per second).
+  // Loads the persisted jobs (marking interrupted ones failed), then starts
+  // the worker (which also drives the schedule once per second).
   void Start();
   // Cancels the running job between two models, drops queued ones, joins.
   void Stop();
@@ -91,6 +98,10 @@ class TrainingJobs {
   void Loop();
   void RunJob(const std::string& id);
   Result<std::string> Enqueue(const TrainRequest& request, TriggerInfo trigger, int64_t now_s);
+  // Writes a job's record to the registry (failures are logged: the job
+  // itself goes on).
+  void Persist(const JobStatus& status);
+  void LoadPersisted();
 
   Trainer* trainer_;
   ModelRegistry* registry_;

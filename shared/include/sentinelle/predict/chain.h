@@ -9,8 +9,15 @@
 // load leaves the previous model answering (and, when the slot had none,
 // is remembered as the reason the link is skipped: "refused").
 //
-// Thread safety: Install/Remove/Models may run on any thread concurrently
-// with Observe; Observe/Warm must be called from one thread at a time.
+// Shadow models (docs/MODELS.md, "Shadow models"): a model installed with
+// InstallShadow is verified the same way but kept apart: it never answers.
+// Observe evaluates it at the same window, with the same features and the
+// same checks as its link would apply, and hands its answer back separately
+// so the caller can publish and measure it next to the real answer.
+//
+// Thread safety: Install/Remove/Models (and their shadow counterparts) may
+// run on any thread concurrently with Observe; Observe/Warm must be called
+// from one thread at a time.
 #pragma once
 
 #include <array>
@@ -116,6 +123,11 @@ class FallbackChain {
   Status InstallLoaded(std::shared_ptr<const LoadedModel> model);
   void Remove(const SlotKey& slot);
   std::vector<InstalledModel> Models() const;
+  // Shadow slots: same checks as Install (a refused file changes nothing
+  // and is not remembered as a refusal of the live slot).
+  Result<SlotKey> InstallShadow(std::string_view file_bytes, std::optional<SlotKey> expected = std::nullopt);
+  void RemoveShadow(const SlotKey& slot);
+  std::vector<InstalledModel> ShadowModels() const;
   // The refusal message of a slot without a model, if any.
   std::optional<std::string> Refusal(const SlotKey& slot) const;
 
@@ -124,8 +136,10 @@ class FallbackChain {
   void Warm(const Reading& reading);
   // Feeds the newest reading and predicts every target and horizon. A
   // reading not newer than the last one (or off the interval grid) yields no
-  // predictions.
-  std::vector<Prediction> Observe(const Reading& reading);
+  // predictions. When `shadow` is given it receives the answers of the
+  // shadow models (only those that answered: link = the shadow's link, its
+  // version and checksum, `skipped` empty).
+  std::vector<Prediction> Observe(const Reading& reading, std::vector<Prediction>* shadow = nullptr);
 
   const ChainConfig& config() const { return config_; }
   const SeasonalProfile& profile() const { return profile_; }
@@ -148,6 +162,10 @@ class FallbackChain {
   bool Feed(const Reading& reading);
   Builder& BuilderFor(const FeatureSpec& spec, const std::string& fingerprint);
   Prediction PredictOne(const Reading& r, Variable target, int horizon_min, const SlotMap& slots);
+  // Runs one link's model on the current window: fills p's answer and
+  // returns nullopt, or returns why the link is skipped.
+  std::optional<SkipReason> TryModel(const Reading& r, LinkKind link, const Slot& slot, Prediction& p);
+  Status InstallInto(bool shadow, std::shared_ptr<const LoadedModel> model);
 
   std::string station_id_;
   ChainConfig config_;
@@ -156,9 +174,11 @@ class FallbackChain {
 
   // Copy-on-write: Install swaps in a new map, Observe reads a snapshot.
   mutable std::mutex mu_;
-  std::shared_ptr<const SlotMap> slots_;  // guarded by mu_
-  void Publish(SlotMap next);             // requires mu_
+  std::shared_ptr<const SlotMap> slots_;    // guarded by mu_
+  std::shared_ptr<const SlotMap> shadows_;  // guarded by mu_
+  void Publish(SlotMap next);               // requires mu_
   std::shared_ptr<const SlotMap> Snapshot() const;
+  std::shared_ptr<const SlotMap> ShadowSnapshot() const;
 
   // Observe-thread state.
   std::map<std::string, Builder> builders_;  // by spec fingerprint

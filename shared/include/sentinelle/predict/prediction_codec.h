@@ -24,6 +24,9 @@ struct PredictionBatch {
   int64_t seq = 0;            // of the reading the predictions were made from
   int64_t window_end_s = 0;   // its window end
   std::vector<Prediction> predictions;
+  // Answers of shadow models (docs/PROTOCOL.md, "Prediction batch"): not the
+  // station's answer; encoded as "shadow" only when non-empty.
+  std::vector<Prediction> shadow;
 };
 
 // Predictions must all come from the batch's station and reading.

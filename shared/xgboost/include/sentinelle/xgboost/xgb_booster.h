@@ -34,6 +34,7 @@ struct TrainParams {
   double min_child_weight = 1.0;
   double lambda = 1.0;
   int nthread = 1;
+  int max_bin = 256;  // hist/approx: histogram bins per feature (XGBoost's default)
   // Initial prediction; NaN = the mean of y (XGBoost 1.7 would start at 0.5,
   // far from pollutant concentrations).
   double base_score = std::numeric_limits<double>::quiet_NaN();
