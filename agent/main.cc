@@ -1,4 +1,5 @@
 // sentinelle-agent: the station agent. See docs/OPERATIONS.md, "Agent".
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -38,6 +39,12 @@ Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A station agent is a handful of mostly idle threads: one malloc arena
+  // per thread (glibc's default, up to 8 x cores) only keeps freed pages of
+  // each thread resident. Two arenas, and free memory above 128 KiB returned
+  // to the kernel (docs/PERFORMANCE.md, "Resident memory").
+  mallopt(M_ARENA_MAX, 2);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
   std::string config_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

@@ -5,7 +5,10 @@ if(TARGET sentinelle_ack_peer)
   target_link_libraries(agent_drain_bench PRIVATE sentinelle::agent sentinelle_ack_peer
                         sentinelle_warnings)
   add_executable(agent_memory_bench ${CMAKE_CURRENT_SOURCE_DIR}/agent_memory.cc)
+  # "tls": the agent reaches the broker over TLS (certificates from
+  # scripts/make-dev-certs.sh, via tests/deploy's RunScript).
   target_link_libraries(agent_memory_bench PRIVATE sentinelle::agent sentinelle_ack_peer
-                        sentinelle_warnings)
+                        sentinelle_deploy_test_support sentinelle_warnings)
+  target_include_directories(agent_memory_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests/deploy)
   add_dependencies(agent_memory_bench sentinelle-agent)
 endif()

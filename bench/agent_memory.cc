@@ -5,7 +5,12 @@
 // /proc/<pid>/status every 50 ms; the baseline is the agent's RSS right after
 // start-up (connected, idle) in the same run.
 //
-//   build-agent/bin/agent_memory_bench [days=1]
+//   build/bin/agent_memory_bench [days=1] [tls]
+//
+// With "tls" the agent connects over TLS (ssl://, mqtt.ca_file) to a TLS
+// listener of the same broker, as production stations do; the ack peer
+// stays on the plain loopback listener. The end also prints the resident
+// pages per mapping (/proc/<pid>/smaps), largest first.
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +29,7 @@
 #include "ack_peer.h"
 #include "broker.h"
 #include "process.h"
+#include "secure_broker.h"
 #include "sentinelle/sensor_line.h"
 
 using namespace sentinelle;
@@ -44,11 +52,51 @@ long StatusKb(pid_t pid, const char* field) {
   return -1;
 }
 
+// Resident KiB per mapped file ("[heap]", "[anon]" for the rest), from smaps.
+std::vector<std::pair<long, std::string>> RssByMapping(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  std::map<std::string, long> kb;
+  std::string line, current;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string first;
+    ls >> first;
+    if (first.find('-') != std::string::npos && first.back() != ':') {
+      std::string perms, offset, dev, inode, path;
+      ls >> perms >> offset >> dev >> inode;
+      std::getline(ls >> std::ws, path);
+      current = path.empty() ? "[anon]" : path;
+    } else if (first == "Rss:") {
+      long v = 0;
+      ls >> v;
+      kb[current] += v;
+    }
+  }
+  std::vector<std::pair<long, std::string>> out;
+  for (const auto& [name, v] : kb) out.emplace_back(v, name);
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int days = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
-  MosquittoBroker broker;
+  const bool tls = argc > 2 && std::string(argv[2]) == "tls";
+  TempDir pki;
+  const int tls_port = sentinelle::testing::FreeLoopbackPort();
+  sentinelle::testing::BrokerOptions bo;
+  if (tls) {
+    if (sentinelle::testing::RunScript("scripts/make-dev-certs.sh", {pki.File("pki")},
+                                       pki.File("log")) != 0) {
+      return 1;
+    }
+    bo.extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " +
+                      pki.File("pki/ca.crt") + "\ncertfile " + pki.File("pki/server.crt") +
+                      "\nkeyfile " + pki.File("pki/server.key") + "\n" +
+                      (geteuid() == 0 ? "user root\n" : "");
+  }
+  MosquittoBroker broker(bo);
   if (!broker.Start()) return 1;
   AckPeer peer(broker.uri());
   if (!peer.Connect()) return 1;
@@ -56,7 +104,9 @@ int main(int argc, char** argv) {
   const std::string cfg = dir.File("agent.json");
   std::ofstream(cfg) << R"({"station_id":"mem-bench","clock":{"source":"input"},)"
                      << R"("input":{"kind":"stdin"},"store":{"path":")" << dir.File("agent.db")
-                     << R"("},"mqtt":{"uri":")" << broker.uri()
+                     << R"("},"mqtt":{"uri":")"
+                     << (tls ? "ssl://127.0.0.1:" + std::to_string(tls_port) : broker.uri())
+                     << (tls ? R"(","ca_file":")" + pki.File("pki/ca.crt") : std::string())
                      << R"("},"metrics":{"listen":"127.0.0.1:0"},"log":{"level":"warn"}})";
   ChildProcess agent({BinPath("sentinelle-agent"), "--config", cfg}, dir.File("agent.log"));
   if (!agent.Start(true)) return 1;
@@ -107,6 +157,7 @@ int main(int argc, char** argv) {
       if (line.rfind("Pss:", 0) == 0) pss = std::atol(line.c_str() + 4);
     }
   }
+  const auto mappings = RssByMapping(agent.pid());
   std::vector<long> second_half(rss.begin() + static_cast<std::ptrdiff_t>(rss.size() / 2), rss.end());
   std::sort(second_half.begin(), second_half.end());
   agent.Signal(SIGTERM);
@@ -121,6 +172,11 @@ int main(int argc, char** argv) {
   std::printf("at the end: RssAnon %.2f MiB (heap, stacks), RssFile %.2f MiB (mapped "
               "libraries and binary, shared clean pages), Pss %.2f MiB\n",
               anon / 1024.0, file / 1024.0, pss / 1024.0);
+  std::printf("link: %s\n", tls ? "TLS (ssl://, mqtt.ca_file)" : "plain tcp://");
+  std::printf("resident KiB per mapping at the end (largest 25):\n");
+  for (size_t i = 0; i < mappings.size() && i < 25; ++i) {
+    std::printf("  %6ld  %s\n", mappings[i].first, mappings[i].second.c_str());
+  }
   std::printf("exit code after SIGTERM: %d\n", rc);
   return 0;
 }

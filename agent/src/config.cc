@@ -73,6 +73,7 @@ AgentConfig Parse(ConfigReader& r) {
       c.store.db.synchronous != "EXTRA") {
     Bad(source, "store.synchronous", "must be FULL, EXTRA or NORMAL");
   }
+  c.store.db.cache_kib = InRange(r, "store.cache_kib", 512, 64, 1 << 20);
   c.store.max_rows = InRange<int64_t>(r, "store.max_rows", c.store.max_rows, 10, int64_t{1} << 40);
   c.store.max_bytes =
       InRange<int64_t>(r, "store.max_bytes", c.store.max_bytes, 4096, int64_t{1} << 50);
@@ -82,12 +83,34 @@ AgentConfig Parse(ConfigReader& r) {
   c.mqtt.client_id = r.Get<std::string>("mqtt.client_id", "sentinelle-agent-" + c.station_id);
   c.mqtt.username = r.Get<std::string>("mqtt.username", "");
   c.mqtt.password = r.Get<std::string>("mqtt.password", "");
+  const bool tls = IsTlsMqttUri(c.mqtt.uri);
+  if (!tls && c.mqtt.uri.rfind("tcp://", 0) != 0 && c.mqtt.uri.rfind("mqtt://", 0) != 0) {
+    Bad(source, "mqtt.uri", "must start with tcp://, mqtt://, ssl:// or mqtts://");
+  }
+  c.mqtt.ca_file = r.Get<std::string>("mqtt.ca_file", "");
+  c.mqtt.cert_file = r.Get<std::string>("mqtt.cert_file", "");
+  c.mqtt.key_file = r.Get<std::string>("mqtt.key_file", "");
+  if (tls && c.mqtt.ca_file.empty()) {
+    Bad(source, "mqtt.ca_file", "is required with an ssl:// or mqtts:// mqtt.uri");
+  }
+  if (!tls && !(c.mqtt.ca_file.empty() && c.mqtt.cert_file.empty() && c.mqtt.key_file.empty())) {
+    Bad(source, "mqtt.ca_file", "(and cert_file, key_file) need an ssl:// or mqtts:// mqtt.uri");
+  }
+  if (c.mqtt.cert_file.empty() != c.mqtt.key_file.empty()) {
+    Bad(source, c.mqtt.cert_file.empty() ? "mqtt.cert_file" : "mqtt.key_file",
+        "is required when the other of mqtt.cert_file / mqtt.key_file is set");
+  }
   c.mqtt.keepalive_s = InRange(r, "mqtt.keepalive_s", 30, 2, 3600);
   c.mqtt.connect_timeout_s = InRange(r, "mqtt.connect_timeout_s", 10, 1, 600);
   c.mqtt.batch_max_readings = InRange(r, "mqtt.batch_max_readings", 500, 1, 1000);
   c.mqtt.max_inflight_messages = InRange(r, "mqtt.max_inflight_messages", 8, 1, 1000);
   c.mqtt.window_readings = InRange(r, "mqtt.window_readings", 5000, 1, 10000000);
   c.mqtt.ack_timeout_ms = InRange<int64_t>(r, "mqtt.ack_timeout_ms", 60000, 100, 86400000);
+  c.mqtt.ack_timeout_max_ms =
+      InRange<int64_t>(r, "mqtt.ack_timeout_max_ms", 600000, 100, 86400000);
+  if (c.mqtt.ack_timeout_max_ms < c.mqtt.ack_timeout_ms) {
+    Bad(source, "mqtt.ack_timeout_max_ms", "must be >= mqtt.ack_timeout_ms");
+  }
   c.mqtt.reconnect_min_ms = InRange<int64_t>(r, "mqtt.reconnect_min_ms", 500, 10, 3600000);
   c.mqtt.reconnect_max_ms = InRange<int64_t>(r, "mqtt.reconnect_max_ms", 60000, 10, 3600000);
   if (c.mqtt.reconnect_max_ms < c.mqtt.reconnect_min_ms) {
@@ -113,6 +136,10 @@ AgentConfig Parse(ConfigReader& r) {
 }
 
 }  // namespace
+
+bool IsTlsMqttUri(const std::string& uri) {
+  return uri.rfind("ssl://", 0) == 0 || uri.rfind("mqtts://", 0) == 0;
+}
 
 AgentConfig ParseAgentConfig(const nlohmann::json& root, const std::string& source) {
   ConfigReader r(root, source);

@@ -86,6 +86,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(AgentConfig config, Env* env) {
   mo.client_id = c.mqtt.client_id;
   mo.username = c.mqtt.username;
   mo.password = c.mqtt.password;
+  mo.ca_file = c.mqtt.ca_file;
+  mo.cert_file = c.mqtt.cert_file;
+  mo.key_file = c.mqtt.key_file;
   mo.keepalive_s = c.mqtt.keepalive_s;
   mo.connect_timeout_s = c.mqtt.connect_timeout_s;
   mo.max_inflight = std::max(64, c.mqtt.max_inflight_messages * 2);
@@ -373,6 +376,7 @@ void Engine::ManageConnectionLocked(int64_t now) {
   connecting_ = true;
   if (auto st = mqtt_->ConnectAsync(); !st) {
     connecting_ = false;
+    metrics_.connect_failures.Increment();
     spdlog::warn("mqtt: {}", st.message());
     ScheduleReconnectLocked(now);
   }
@@ -381,11 +385,19 @@ void Engine::ManageConnectionLocked(int64_t now) {
 void Engine::ScheduleReconnectLocked(int64_t now) {
   // Exponential backoff with equal jitter: [b/2, b], b doubling up to the max.
   if (backoff_ms_ <= 0) backoff_ms_ = config_.mqtt.reconnect_min_ms;
-  rng_state_ = rng_state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-  const int64_t half = backoff_ms_ / 2;
-  const int64_t delay = half + static_cast<int64_t>((rng_state_ >> 33) % static_cast<uint64_t>(half + 1));
-  next_attempt_mono_ms_ = now + delay;
+  next_attempt_mono_ms_ = now + JitterLocked(backoff_ms_);
   backoff_ms_ = std::min(backoff_ms_ * 2, config_.mqtt.reconnect_max_ms);
+}
+
+int64_t Engine::JitterLocked(int64_t d) {
+  rng_state_ = rng_state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+  const int64_t half = d / 2;
+  return half + static_cast<int64_t>((rng_state_ >> 33) % static_cast<uint64_t>(half + 1));
+}
+
+void Engine::ResetAckBackoffLocked() {
+  ack_timeouts_in_row_ = 0;
+  ack_wait_ms_ = config_.mqtt.ack_timeout_ms;
 }
 
 void Engine::OnLinkEventLocked(bool up, const std::string& cause, int64_t now) {
@@ -405,28 +417,17 @@ void Engine::OnLinkEventLocked(bool up, const std::string& cause, int64_t now) {
     last_status_mono_ms_ = now;
     return;
   }
-  if (link_up_) spdlog::warn("mqtt: connection lost: {}", cause);
-  else spdlog::warn("mqtt: {}", cause);
+  if (link_up_) {
+    spdlog::warn("mqtt: connection lost: {}", cause);
+  } else {
+    metrics_.connect_failures.Increment();
+    spdlog::warn("mqtt: attempt {} to {}: {}", attempts_, config_.mqtt.uri, cause);
+  }
   link_up_ = false;
   connecting_ = false;
   metrics_.connected.Set(0);
   ScheduleReconnectLocked(now);
 }
-
-namespace {
-// How many of the first `count` rows fit in one payload under the 1 MiB
-// limit (at least one: a single reading is far below it).
-size_t FitToPayload(const std::vector<StoredReading>& rows, size_t count) {
-  size_t bytes = 256;  // envelope: kind, schema, station
-  size_t n = 0;
-  while (n < count) {
-    bytes += rows[n].fragment.size() + 1;
-    if (n > 0 && bytes > kMaxPayloadBytes) break;
-    ++n;
-  }
-  return n;
-}
-}  // namespace
 
 bool Engine::PublishRowsLocked(const std::vector<StoredReading>& rows, size_t count, bool replay,
                                int64_t now) {
@@ -469,17 +470,26 @@ void Engine::PumpLocked(int64_t now) {
       backfills_.pop_front();
       continue;
     }
-    const size_t count = FitToPayload(*rows, rows->size());
+    const size_t count = RowsThatFit(config_.station_id, *rows, rows->size());
     if (!PublishRowsLocked(*rows, count, true, now)) return;
     b.first = (*rows)[count - 1].seq + 1;
     if (b.first > b.last) backfills_.pop_front();
   }
   // No ack progress for too long: the collector may have lost what it got
   // after the broker's PUBACK. Replay every unconfirmed reading.
-  if (store_->unconfirmed() > 0 && send_cursor_ > 0 &&
-      now - last_progress_mono_ms_ > config_.mqtt.ack_timeout_ms) {
-    spdlog::warn("mqtt: no ack for {} ms, replaying {} unconfirmed readings",
-                 now - last_progress_mono_ms_, store_->unconfirmed());
+  if (ack_wait_ms_ <= 0) ResetAckBackoffLocked();
+  if (store_->unconfirmed() > 0 && send_cursor_ > 0 && now - last_progress_mono_ms_ > ack_wait_ms_) {
+    const int64_t base = config_.mqtt.ack_timeout_ms;
+    const int64_t cap = std::max(base, config_.mqtt.ack_timeout_max_ms);
+    int64_t d = base;
+    for (int i = 0; i <= ack_timeouts_in_row_ && d < cap; ++i) d = std::min(cap, d * 2);
+    const int64_t waited = now - last_progress_mono_ms_;
+    ++ack_timeouts_in_row_;
+    ack_wait_ms_ = std::max(base, JitterLocked(d));
+    metrics_.ack_timeouts.Increment();
+    spdlog::warn("mqtt: no ack for {} ms, replaying {} unconfirmed readings (replay {} in a row; "
+                 "next after {} ms without ack)",
+                 waited, store_->unconfirmed(), ack_timeouts_in_row_, ack_wait_ms_);
     send_cursor_ = 0;
     last_progress_mono_ms_ = now;
   }
@@ -503,7 +513,7 @@ void Engine::PumpLocked(int64_t now) {
     const bool live = is_live((*rows)[0].seq);
     size_t count = 1;
     while (count < rows->size() && is_live((*rows)[count].seq) == live) ++count;
-    count = FitToPayload(*rows, count);
+    count = RowsThatFit(config_.station_id, *rows, count);
     if (!PublishRowsLocked(*rows, count, !live, now)) return;
     send_cursor_ = (*rows)[count - 1].seq;
   }
@@ -527,6 +537,7 @@ void Engine::HandleIncomingLocked(const Incoming& msg, int64_t now,
     if (*n > 0) {
       metrics_.readings_confirmed.Increment(static_cast<double>(*n));
       last_progress_mono_ms_ = now;
+      ResetAckBackoffLocked();
     }
     for (auto it = sent_batches_.begin(); it != sent_batches_.end();) {
       const bool covered = std::any_of(ack->committed.begin(), ack->committed.end(),

@@ -1,9 +1,14 @@
 #include "sentinelle/agent/mqtt_client.h"
 
+#include <MQTTAsync.h>
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <fstream>
+#include <mutex>
+
+#include "sentinelle/agent/config.h"
 
 namespace sentinelle::agent {
 
@@ -33,6 +38,7 @@ class MqttClient::Impl final : public virtual mqtt::callback,
       }
       if (!options_.username.empty()) builder.user_name(options_.username);
       if (!options_.password.empty()) builder.password(options_.password);
+      if (IsTlsMqttUri(options_.uri)) builder.ssl(SslOptions());
       client_.connect(builder.finalize(), nullptr, *this);
       return Status::Ok();
     } catch (const std::exception& e) {
@@ -107,9 +113,29 @@ class MqttClient::Impl final : public virtual mqtt::callback,
       spdlog::error("mqtt: delivery handler: {}", e.what());
     }
   }
+  // Trust the configured CA only (paho loads no default store when a trust
+  // store is given), verify the chain and the host name, and keep OpenSSL's
+  // reason for a failed handshake so the connect failure can name it.
+  mqtt::ssl_options SslOptions() {
+    auto b = mqtt::ssl_options_builder();
+    b.trust_store(options_.ca_file).enable_server_cert_auth(true).verify(true);
+    if (!options_.cert_file.empty()) b.key_store(options_.cert_file).private_key(options_.key_file);
+    b.error_handler([this](const std::string& msg) {
+      std::lock_guard lock(tls_mu_);
+      if (tls_error_.empty()) tls_error_ = msg;
+    });
+    return b.finalize();
+  }
+
   // mqtt::iaction_listener (the connect attempt only)
   void on_failure(const mqtt::token& tok) override {
-    Notify(false, "connect failed (rc " + std::to_string(tok.get_return_code()) + ")");
+    std::string cause = "connect failed (rc " + std::to_string(tok.get_return_code()) + ")";
+    {
+      std::lock_guard lock(tls_mu_);
+      if (!tls_error_.empty()) cause += ": TLS: " + tls_error_;
+      tls_error_.clear();
+    }
+    Notify(false, cause);
   }
   void on_success(const mqtt::token&) override {}
 
@@ -125,13 +151,47 @@ class MqttClient::Impl final : public virtual mqtt::callback,
   ConnectionHandler on_connection_;
   MessageHandler on_message_;
   std::function<void()> on_delivered_;
+  std::mutex tls_mu_;
+  std::string tls_error_;  // first OpenSSL error of the current attempt
   mutable mqtt::async_client client_;
 };
+
+namespace {
+// paho initialises OpenSSL eagerly when its first client is created (every
+// algorithm and error string: about 1.4 MiB resident, TLS used or not).
+// OpenSSL 3 initialises itself on first use, so with a tcp:// broker those
+// pages are never touched, and a TLS connect pays only for what it uses.
+// Must run before the process creates its first paho client.
+void InitPahoOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+    init.do_openssl_init = 0;
+    MQTTAsync_global_init(&init);
+  });
+}
+}  // namespace
 
 Result<std::unique_ptr<MqttClient>> MqttClient::Create(MqttClientOptions options,
                                                        ConnectionHandler on_connection,
                                                        MessageHandler on_message,
                                                        std::function<void()> on_delivered) {
+  if (IsTlsMqttUri(options.uri)) {
+    if (options.ca_file.empty()) return MakeError("mqtt: a TLS URI needs mqtt.ca_file");
+    if (options.cert_file.empty() != options.key_file.empty()) {
+      return MakeError("mqtt: mqtt.cert_file and mqtt.key_file go together");
+    }
+    for (const auto& [key, path] : {std::pair<const char*, const std::string&>{"mqtt.ca_file", options.ca_file},
+                                    {"mqtt.cert_file", options.cert_file},
+                                    {"mqtt.key_file", options.key_file}}) {
+      if (!path.empty() && !std::ifstream(path).good()) {
+        return MakeError(std::string("mqtt: ") + key + " " + path + " cannot be read");
+      }
+    }
+  } else if (!options.ca_file.empty() || !options.cert_file.empty()) {
+    return MakeError("mqtt: TLS files are set but " + options.uri + " is not ssl:// or mqtts://");
+  }
+  InitPahoOnce();
   try {
     auto impl = std::make_unique<Impl>(std::move(options), std::move(on_connection),
                                        std::move(on_message), std::move(on_delivered));

@@ -120,6 +120,19 @@ std::string BuildBatchPayload(std::string_view station_id, DeliveryKind kind,
   return out;
 }
 
+size_t RowsThatFit(std::string_view station_id, const std::vector<StoredReading>& rows,
+                   size_t count, size_t max_bytes) {
+  // The envelope of the longest kind ("replay"), without readings.
+  size_t bytes = BuildBatchPayload(station_id, DeliveryKind::kReplay, {}).size();
+  size_t n = 0;
+  while (n < count && n < rows.size()) {
+    bytes += rows[n].fragment.size() + (n > 0 ? 1 : 0);
+    if (n > 0 && bytes > max_bytes) break;
+    ++n;
+  }
+  return n;
+}
+
 Store::Store(StoreConfig config, std::string station_id, std::unique_ptr<Db> db)
     : config_(std::move(config)), station_id_(std::move(station_id)), db_(std::move(db)) {}
 

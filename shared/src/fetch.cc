@@ -1,6 +1,12 @@
 #include "sentinelle/fetch.h"
 
+// libcurl is loaded on the first download (dlopen), not at process start:
+// it and what it pulls in (GnuTLS, Kerberos, LDAP, libssh2, nghttp2, ...)
+// are about 4 MiB of resident pages that a station which never downloads a
+// model should not carry (docs/PERFORMANCE.md, "Resident memory"). Only
+// curl's types and constants come from the header.
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,9 +19,52 @@ namespace sentinelle {
 
 namespace {
 
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+struct CurlApi {
+  CURLcode (*global_init)(long flags) = nullptr;
+  CURL* (*easy_init)() = nullptr;
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...) = nullptr;
+  CURLcode (*easy_perform)(CURL*) = nullptr;
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...) = nullptr;
+  void (*easy_cleanup)(CURL*) = nullptr;
+  const char* (*easy_strerror)(CURLcode) = nullptr;
+  curl_slist* (*slist_append)(curl_slist*, const char*) = nullptr;
+  void (*slist_free_all)(curl_slist*) = nullptr;
+  std::string error;  // non-empty: libcurl could not be loaded
+};
+
+template <typename Fn>
+bool Bind(void* lib, const char* name, Fn& fn, std::string& error) {
+  fn = reinterpret_cast<Fn>(dlsym(lib, name));
+  if (fn == nullptr && error.empty()) error = std::string("libcurl has no ") + name;
+  return fn != nullptr;
+}
+
+// Loaded once and kept for the life of the process (curl's global state
+// must not be torn down under another thread).
+const CurlApi& Curl() {
+  static const CurlApi api = [] {
+    CurlApi a;
+    void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* e = dlerror();
+      a.error = std::string("cannot load libcurl.so.4: ") + (e ? e : "unknown error");
+      return a;
+    }
+    Bind(lib, "curl_global_init", a.global_init, a.error);
+    Bind(lib, "curl_easy_init", a.easy_init, a.error);
+    Bind(lib, "curl_easy_setopt", a.easy_setopt, a.error);
+    Bind(lib, "curl_easy_perform", a.easy_perform, a.error);
+    Bind(lib, "curl_easy_getinfo", a.easy_getinfo, a.error);
+    Bind(lib, "curl_easy_cleanup", a.easy_cleanup, a.error);
+    Bind(lib, "curl_easy_strerror", a.easy_strerror, a.error);
+    Bind(lib, "curl_slist_append", a.slist_append, a.error);
+    Bind(lib, "curl_slist_free_all", a.slist_free_all, a.error);
+    if (a.error.empty() && a.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      a.error = "curl_global_init failed";
+    }
+    return a;
+  }();
+  return api;
 }
 
 struct Sink {
@@ -63,7 +112,8 @@ void FsyncDir(const std::string& path) {
 
 Result<FetchResult> FetchToFile(const std::string& url, const std::string& dest_path,
                                 const FetchOptions& options) {
-  GlobalInit();
+  const CurlApi& api = Curl();
+  if (!api.error.empty()) return MakeError(url + ": " + api.error);
   const std::string part = dest_path + ".part";
   struct stat st{};
   int64_t existing = stat(part.c_str(), &st) == 0 ? st.st_size : 0;
@@ -75,35 +125,35 @@ Result<FetchResult> FetchToFile(const std::string& url, const std::string& dest_
   if (fd < 0) return MakeError("cannot open " + part);
   Sink sink{fd, existing, options.max_bytes};
 
-  CURL* curl = curl_easy_init();
+  CURL* curl = api.easy_init();
   if (!curl) {
     close(fd);
     return MakeError("curl_easy_init failed");
   }
   curl_slist* headers = nullptr;
   if (!options.bearer_token.empty()) {
-    headers = curl_slist_append(headers, ("Authorization: Bearer " + options.bearer_token).c_str());
+    headers = api.slist_append(headers, ("Authorization: Bearer " + options.bearer_token).c_str());
   }
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+  api.easy_setopt(curl, CURLOPT_URL, url.c_str());
+  api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout_ms));
+  api.easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout_ms));
+  api.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  api.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(std::max(1, options.stall_timeout_ms / 1000)));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnData);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-  if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
-  if (existing > 0) curl_easy_setopt(curl, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(existing));
+  api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnData);
+  api.easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+  if (headers) api.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  if (!options.ca_file.empty()) api.easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  if (existing > 0) api.easy_setopt(curl, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(existing));
 
-  const CURLcode rc = curl_easy_perform(curl);
+  const CURLcode rc = api.easy_perform(curl);
   long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  api.slist_free_all(headers);
+  api.easy_cleanup(curl);
 
   FetchResult result{sink.written, existing, status};
   if (sink.too_large) {
@@ -116,7 +166,7 @@ Result<FetchResult> FetchToFile(const std::string& url, const std::string& dest_
     // A range the server cannot satisfy or ignores means the partial file
     // is useless: start from scratch next time.
     if (status == 416 || rc == CURLE_RANGE_ERROR) unlink(part.c_str());
-    return MakeError(url + ": " + (sink.write_error ? "write failed" : curl_easy_strerror(rc)) +
+    return MakeError(url + ": " + (sink.write_error ? "write failed" : api.easy_strerror(rc)) +
                      " (kept " + std::to_string(sink.written) + " bytes for resume)");
   }
   if (existing > 0 && status == 200) {

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, const DbOptions& o
     return MakeError("synchronous must be OFF, NORMAL, FULL or EXTRA");
   }
   std::string pragmas = "PRAGMA foreign_keys=ON;";
+  if (options.cache_kib > 0) pragmas += "PRAGMA cache_size=-" + std::to_string(options.cache_kib) + ";";
   if (!options.read_only) {
     if (options.wal) pragmas += "PRAGMA journal_mode=WAL;";
     pragmas += "PRAGMA synchronous=" + options.synchronous + ";";

@@ -50,6 +50,52 @@ TEST(AgentConfigTest, UnknownKeysAndBadValuesAreRefused) {
   }
 }
 
+// Parses {"station_id":"a","mqtt":mqtt}; returns the ConfigError text ("" if none).
+std::string MqttError(const json& mqtt) {
+  try {
+    ParseAgentConfig(json{{"station_id", "a"}, {"mqtt", mqtt}});
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+TEST(AgentConfigTest, TlsNeedsTheCaAndNothingInsecure) {
+  // A TLS URI with its CA parses, for both schemes paho accepts.
+  for (const std::string uri : {"ssl://broker:8883", "mqtts://broker:8883"}) {
+    const AgentConfig c = ParseAgentConfig(
+        json{{"station_id", "a"}, {"mqtt", {{"uri", uri}, {"ca_file", "/etc/ca.crt"}}}});
+    EXPECT_TRUE(IsTlsMqttUri(c.mqtt.uri));
+    EXPECT_EQ(c.mqtt.ca_file, "/etc/ca.crt");
+  }
+  EXPECT_FALSE(IsTlsMqttUri("tcp://broker:1883"));
+  EXPECT_NE(MqttError({{"uri", "ssl://broker:8883"}}).find("mqtt.ca_file"), std::string::npos);
+  EXPECT_NE(MqttError({{"uri", "tcp://broker:1883"}, {"ca_file", "/etc/ca.crt"}}).find("mqtt.ca_file"),
+            std::string::npos);
+  EXPECT_NE(MqttError({{"uri", "http://broker"}}).find("mqtt.uri"), std::string::npos);
+  EXPECT_NE(MqttError({{"uri", "ssl://b:8883"}, {"ca_file", "ca"}, {"cert_file", "c"}})
+                .find("mqtt.key_file"),
+            std::string::npos);
+  EXPECT_NE(MqttError({{"uri", "ssl://b:8883"}, {"ca_file", "ca"}, {"key_file", "k"}})
+                .find("mqtt.cert_file"),
+            std::string::npos);
+  EXPECT_EQ(MqttError({{"uri", "ssl://b:8883"}, {"ca_file", "ca"}, {"cert_file", "c"}, {"key_file", "k"}}),
+            "");
+  // There is no switch to skip certificate checks.
+  EXPECT_NE(MqttError({{"uri", "ssl://b:8883"}, {"ca_file", "ca"}, {"tls_insecure", true}})
+                .find("mqtt.tls_insecure"),
+            std::string::npos);
+}
+
+TEST(AgentConfigTest, AckTimeoutBackoffRange) {
+  const AgentConfig d = ParseAgentConfig(json{{"station_id", "a"}});
+  EXPECT_EQ(d.mqtt.ack_timeout_ms, 60000);
+  EXPECT_EQ(d.mqtt.ack_timeout_max_ms, 600000);
+  EXPECT_NE(MqttError({{"ack_timeout_ms", 5000}, {"ack_timeout_max_ms", 1000}})
+                .find("mqtt.ack_timeout_max_ms"),
+            std::string::npos);
+}
+
 TEST(AgentConfigTest, PredictionSubObjectIsOpaque) {
   const json pred = {{"models_dir", "/var/lib/x"}, {"anything", {{"nested", 1}}}};
   const AgentConfig c = ParseAgentConfig(json{{"station_id", "a"}, {"prediction", pred}});

@@ -201,6 +201,38 @@ TEST_F(EngineTest, DeadCollectorGetsAReplayAfterTheAckTimeout) {
   for (size_t i = 3; i < got.size(); ++i) EXPECT_EQ(got[i].kind, DeliveryKind::kReplay);
 }
 
+TEST_F(EngineTest, SilentCollectorGetsReplaysWithBackoffNotATightLoop) {
+  // With a fixed 200 ms timeout a collector that never acks would get about
+  // 30 replays in 6 s; the backoff (200 ms doubling to 1.6 s, equal jitter)
+  // allows at most 9 (waits of at least 200, 200, 400, 800, 800, ... ms).
+  config_.mqtt.ack_timeout_ms = 200;
+  config_.mqtt.ack_timeout_max_ms = 1600;
+  peer_->set_ack(false);
+  auto engine = StartEngine();
+  ASSERT_TRUE(engine);
+  Feed(*engine, test::Burst(0, 3));
+  ASSERT_TRUE(WaitFor([&] { return peer_->received_count() >= 3; }));
+  const size_t messages_before = peer_->messages();
+  std::this_thread::sleep_for(6s);
+  Metrics& m = engine->metrics();
+  const double replays = m.Value("sentinelle_agent_ack_timeouts_total");
+  const size_t messages = peer_->messages() - messages_before;
+  EXPECT_LE(replays, 9);
+  EXPECT_GE(replays, 4);  // at most 200 + 400 + 800 + 1600 + 1600 ms between replays
+  EXPECT_LE(messages, 9u);  // one message per replay (3 readings)
+  EXPECT_EQ(engine->GetSnapshot().unconfirmed, 3);
+  // The collector comes back: the next replay is confirmed, the replays stop.
+  peer_->set_ack(true);
+  ASSERT_TRUE(WaitFor([&] { return engine->GetSnapshot().unconfirmed == 0; }, 5s));
+  const double after = m.Value("sentinelle_agent_ack_timeouts_total");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(m.Value("sentinelle_agent_ack_timeouts_total"), after);
+  ExpectCompleteAndOrdered(peer_->received(), 3, kT0s + 300);
+  // Progress reset the backoff: a fresh reading is confirmed at once.
+  Feed(*engine, test::Burst(3, 1));
+  ASSERT_TRUE(WaitFor([&] { return engine->GetSnapshot().unconfirmed == 0; }));
+}
+
 TEST_F(EngineTest, GarbageInputIsRejectedCountedAndLosesNoValidData) {
   auto engine = StartEngine();
   ASSERT_TRUE(engine);

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "process.h"
 #include "sentinelle/codec.h"
 
@@ -90,6 +93,104 @@ TEST(StoreTest, FragmentsSpliceIntoBatchesTheDecoderAccepts) {
   EXPECT_EQ(batch->readings[1].aqi, 173);
   EXPECT_EQ(batch->readings[0].boot_id, "boot-a");
   EXPECT_EQ(batch->readings[0].flag(Variable::kNo2), QcFlag::kMissing);
+}
+
+// A reading with every field at its longest: 64-character station id,
+// largest seq and times, 17-digit values, the longest QC flag name.
+Reading LongestReading(const std::string& station, int64_t seq) {
+  Reading r;
+  r.station_id = station;
+  r.window_end_s = 253402300799;  // 9999-12-31T23:59:59Z
+  r.interval_s = std::numeric_limits<int32_t>::max();
+  r.seq = seq;
+  r.boot_id = std::string(32, 'f');
+  r.time = {false, "none"};
+  for (int v = 0; v < kVariableCount; ++v) {
+    r.values[static_cast<size_t>(v)] = -1.2345678901234567e-300;
+    r.qc[static_cast<size_t>(v)] = QcFlag::kOutOfRange;
+    r.samples[static_cast<size_t>(v)] = std::numeric_limits<uint16_t>::max();
+  }
+  r.aqi = 500;
+  r.aqi_dominant = Variable::kPm25;
+  return r;
+}
+
+// A valid reading whose values print with 17 significant digits.
+Reading LongValidReading(const std::string& station, int64_t seq) {
+  Reading r;
+  r.station_id = station;
+  r.window_end_s = kEnd0 + 300 * seq;
+  r.seq = seq;
+  r.boot_id = std::string(32, 'a');
+  r.time = {true, "ntp"};
+  for (const auto& info : Variables()) {
+    const auto v = static_cast<size_t>(info.variable);
+    r.values[v] = info.min + (info.max - info.min) * 0.123456789012345678;
+    r.qc[v] = QcFlag::kOk;
+    r.samples[v] = 300;
+  }
+  r.aqi = 151;
+  r.aqi_dominant = Variable::kPm25;
+  return r;
+}
+
+TEST(StoreTest, OneReadingCanNeverMakeAnOversizeMessage) {
+  // Every field of a reading is bounded, so its fragment is too: even the
+  // largest possible one is a tiny fraction of the 1 MiB payload limit.
+  const std::string station(64, 'z');
+  const std::string fragment =
+      EncodeReadingFragment(LongestReading(station, std::numeric_limits<int64_t>::max()));
+  ASSERT_FALSE(fragment.empty());
+  EXPECT_LT(fragment.size(), 4096u) << fragment;
+  const std::string payload = BuildBatchPayload(station, DeliveryKind::kReplay, {&fragment});
+  EXPECT_LT(payload.size(), kMaxPayloadBytes / 256);
+  std::vector<StoredReading> one{{1, 0, fragment}};
+  EXPECT_EQ(RowsThatFit(station, one, 1), 1u);
+}
+
+TEST(StoreTest, BatchesAreSplitBelowThePayloadLimit) {
+  // 2,500 readings of about 0.8 KiB in messages of up to 1,000 readings (the
+  // largest mqtt.batch_max_readings): under the real 1 MiB limit, and under
+  // a 100 KiB one that forces the split, every message stays within the
+  // limit, is as full as the limit allows, decodes, and the seqs are all
+  // there in order.
+  const std::string station(64, 's');
+  std::vector<StoredReading> rows;
+  for (int64_t seq = 1; seq <= 2500; ++seq) {
+    rows.push_back({seq, 0, EncodeReadingFragment(LongValidReading(station, seq))});
+  }
+  for (const size_t limit : {kMaxPayloadBytes, size_t{100} << 10}) {
+    size_t pos = 0;
+    size_t messages = 0;
+    int64_t next_seq = 1;
+    while (pos < rows.size()) {
+      const std::vector<StoredReading> rest(rows.begin() + static_cast<std::ptrdiff_t>(pos),
+                                            rows.end());
+      const size_t want = std::min<size_t>(1000, rest.size());
+      const size_t n = RowsThatFit(station, rest, want, limit);
+      ASSERT_GE(n, 1u);
+      ASSERT_LE(n, want);
+      std::vector<const std::string*> frags;
+      for (size_t i = 0; i < n; ++i) frags.push_back(&rest[i].fragment);
+      const std::string payload = BuildBatchPayload(station, DeliveryKind::kReplay, frags);
+      EXPECT_LE(payload.size(), limit);
+      if (n < want) {  // split: as full as the limit allows
+        EXPECT_GT(payload.size() + 1 + rest[n].fragment.size(), limit);
+      }
+      auto batch = DecodeReadingBatch(payload, station);
+      ASSERT_TRUE(batch) << batch.message();
+      ASSERT_EQ(batch->readings.size(), n);
+      for (const Reading& r : batch->readings) EXPECT_EQ(r.seq, next_seq++);
+      pos += n;
+      ++messages;
+    }
+    EXPECT_EQ(next_seq, 2501);
+    // 1 MiB: 1,000 of these fit (0.8 MiB); 100 KiB: about 120 per message.
+    EXPECT_EQ(messages, limit == kMaxPayloadBytes ? 3u : 21u) << "limit " << limit;
+  }
+  // Never below one reading per message.
+  EXPECT_EQ(RowsThatFit(station, rows, 1000, 1), 1u);
+  EXPECT_EQ(RowsThatFit(station, rows, 0), 0u);
 }
 
 TEST(StoreTest, ConfirmRemovesFromTheOutboxOnlyNamedSeqs) {

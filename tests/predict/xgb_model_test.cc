@@ -4,6 +4,7 @@
 #include "sentinelle/predict/xgb_model.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <nlohmann/json.hpp>
 
@@ -120,6 +121,37 @@ TEST(XgbModel, EarlyStoppingSlicesToBestRoundAndStillAgrees) {
   for (size_t i = 0; i < Xv.rows; ++i) {
     EXPECT_NEAR(model->Predict(Xv.row(i)), (*want)[i], 1e-4f) << i;
   }
+}
+
+TEST(XgbModel, NestingAndSizeLimitsAreClearErrors) {
+  // Deep nesting would exhaust the stack of a recursive parser: refused
+  // with a clear error, in both encodings, before the parser descends.
+  const std::string deep_ubjson(1 << 20, '[');
+  auto u = XgbModel::Parse(deep_ubjson, XgbEncoding::kUbjson);
+  ASSERT_FALSE(u);
+  EXPECT_NE(u.message().find("nested deeper than 32"), std::string::npos) << u.message();
+  const std::string deep_json = std::string(1 << 20, '[') + std::string(1 << 20, ']');
+  auto j = XgbModel::Parse(deep_json, XgbEncoding::kJson);
+  ASSERT_FALSE(j);
+  EXPECT_NE(j.message().find("nested deeper than 32"), std::string::npos) << j.message();
+  // Shallow but wrong UBJSON is "malformed", not "too deep".
+  auto shallow = XgbModel::Parse(std::string(8, '['), XgbEncoding::kUbjson);
+  ASSERT_FALSE(shallow);
+  EXPECT_NE(shallow.message().find("malformed"), std::string::npos) << shallow.message();
+
+  // One byte over the size limit is refused before any parsing. The bytes
+  // are untouched anonymous pages: the check costs no memory.
+  const size_t over = XgbModel::kMaxModelBytes + 1;
+  void* p = mmap(nullptr, over, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  for (XgbEncoding e : {XgbEncoding::kJson, XgbEncoding::kUbjson}) {
+    auto big = XgbModel::Parse(std::string_view(static_cast<const char*>(p), over), e);
+    ASSERT_FALSE(big);
+    EXPECT_NE(big.message().find("exceeds the limit of " + std::to_string(XgbModel::kMaxModelBytes)),
+              std::string::npos)
+        << big.message();
+  }
+  munmap(p, over);
 }
 
 TEST(XgbModel, RefusesWhatItCannotEvaluate) {

@@ -20,9 +20,11 @@ class AckPeer::Impl final : public virtual mqtt::callback {
     client_.set_callback(*this);
   }
 
-  bool Connect() {
+  bool Connect(const std::string& username, const std::string& password) {
     try {
-      auto opts = mqtt::connect_options_builder().clean_session(true).finalize();
+      auto builder = mqtt::connect_options_builder().clean_session(true);
+      if (!username.empty()) builder.user_name(username).password(password);
+      auto opts = builder.finalize();
       client_.connect(opts)->wait_for(std::chrono::seconds(10));
       if (!client_.is_connected()) return false;
       client_.subscribe(topics_.AllStations(StationChannel::kReadings), 1)
@@ -70,6 +72,10 @@ class AckPeer::Impl final : public virtual mqtt::callback {
       auto parsed = topics_.ParseStation(msg->get_topic());
       if (!parsed || parsed->channel != StationChannel::kReadings) return;
       ++owner_->messages_;
+      const size_t size = msg->get_payload().size();
+      for (size_t cur = owner_->max_payload_.load();
+           size > cur && !owner_->max_payload_.compare_exchange_weak(cur, size);) {
+      }
       auto batch = DecodeReadingBatch(msg->to_string(), parsed->station_id);
       if (!batch) {
         ++owner_->rejected_;
@@ -109,7 +115,7 @@ AckPeer::AckPeer(std::string broker_uri, std::string prefix, std::string client_
     : impl_(std::make_unique<Impl>(this, std::move(broker_uri), std::move(prefix),
                                    std::move(client_id))) {}
 AckPeer::~AckPeer() { impl_->Disconnect(); }
-bool AckPeer::Connect() { return impl_->Connect(); }
+bool AckPeer::Connect() { return impl_->Connect(username_, password_); }
 void AckPeer::Disconnect() { impl_->Disconnect(); }
 bool AckPeer::Publish(const std::string& topic, const std::string& payload) {
   return impl_->Publish(topic, payload);

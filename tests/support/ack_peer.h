@@ -32,6 +32,11 @@ class AckPeer {
           std::string client_id = "ack-peer");
   ~AckPeer();
 
+  // Broker account for the next Connect() (brokers without anonymous access).
+  void set_credentials(std::string username, std::string password) {
+    username_ = std::move(username);
+    password_ = std::move(password);
+  }
   bool Connect();      // waits until subscribed; false on failure
   void Disconnect();
 
@@ -50,6 +55,8 @@ class AckPeer {
   size_t received_count() const;
   size_t messages() const { return messages_.load(); }
   size_t rejected() const { return rejected_.load(); }
+  // Largest reading message payload received, in bytes.
+  size_t max_payload_bytes() const { return max_payload_.load(); }
   // Distinct seqs acknowledged so far.
   size_t acked_count() const;
   void Clear();
@@ -57,10 +64,13 @@ class AckPeer {
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
+  std::string username_;
+  std::string password_;
   std::atomic<bool> ack_{true};
   std::atomic<int> ack_delay_ms_{0};
   std::atomic<size_t> messages_{0};
   std::atomic<size_t> rejected_{0};
+  std::atomic<size_t> max_payload_{0};
 };
 
 }  // namespace sentinelle::testing

@@ -25,6 +25,9 @@ struct DbOptions {
   std::string synchronous = "FULL";
   int busy_timeout_ms = 5000;
   bool read_only = false;
+  // Page cache limit in KiB (PRAGMA cache_size=-N); 0 keeps SQLite's default
+  // (2 MiB per connection).
+  int cache_kib = 0;
 };
 
 class Stmt;

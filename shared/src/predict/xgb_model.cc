@@ -23,6 +23,29 @@ constexpr int kMaxJsonDepth = 32;
 constexpr int kMaxNodesPerTree = 1 << 22;
 constexpr int kMaxFeatures = 1 << 20;
 
+// Builds the DOM like json::from_ubjson, but refuses containers nested
+// deeper than the limit before nlohmann's (recursive) reader descends into
+// them: a crafted model file cannot exhaust the stack.
+class DepthLimitedUbjson : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<json>;
+  DepthLimitedUbjson(json& out, int max_depth) : Base(out, false), max_depth_(max_depth) {}
+  bool start_object(std::size_t n) { return Enter() && Base::start_object(n); }
+  bool start_array(std::size_t n) { return Enter() && Base::start_array(n); }
+  bool end_object() { return --depth_, Base::end_object(); }
+  bool end_array() { return --depth_, Base::end_array(); }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool Enter() {
+    if (++depth_ > max_depth_) too_deep_ = true;
+    return !too_deep_;
+  }
+  int max_depth_;
+  int depth_ = 0;
+  bool too_deep_ = false;
+};
+
 struct RawTree {
   std::vector<int64_t> left, right, feature;
   std::vector<double> condition;
@@ -183,16 +206,31 @@ void FillComplete(const RawTree& t, int64_t node, uint32_t pos, int depth, int m
 }  // namespace
 
 Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
-  if (bytes.size() > kMaxModelBytes) return MakeError("model larger than the size limit");
+  if (bytes.size() > kMaxModelBytes) {
+    return MakeError("model of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+                     std::to_string(kMaxModelBytes));
+  }
   json root;
   if (encoding == XgbEncoding::kJson) {
     auto parsed = ParseJsonLimited(bytes, kMaxModelBytes, kMaxJsonDepth);
     if (!parsed) return MakeError("model JSON: " + parsed.message());
     root = std::move(parsed.value());
   } else {
-    root = json::from_ubjson(bytes.begin(), bytes.end(), /*strict=*/true,
-                             /*allow_exceptions=*/false);
-    if (root.is_discarded()) return MakeError("model UBJSON: malformed");
+    DepthLimitedUbjson sax(root, kMaxJsonDepth);
+    bool ok = false;
+    try {
+      ok = json::sax_parse(bytes.begin(), bytes.end(), &sax, json::input_format_t::ubjson,
+                           /*strict=*/true);
+    } catch (const json::exception& e) {
+      // nlohmann throws for a container count over max_size() ("excessive
+      // array size") even when asked not to: a crafted count must not crash.
+      return MakeError(std::string("model UBJSON: ") + e.what());
+    }
+    if (sax.too_deep()) {
+      return MakeError("model UBJSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                       " levels");
+    }
+    if (!ok || sax.is_errored()) return MakeError("model UBJSON: malformed");
   }
   std::string error;
   const json* learner = Child(root, "learner", json::value_t::object, error, "");

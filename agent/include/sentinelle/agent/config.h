@@ -49,7 +49,7 @@ struct AggregationConfig {
 
 struct StoreConfig {
   std::string path = "agent.db";
-  DbOptions db;                  // WAL + synchronous=FULL by default
+  DbOptions db;                  // WAL + synchronous=FULL, 512 KiB page cache by default
   int64_t max_rows = 100000;     // budget: stored readings (confirmed + unconfirmed)
   int64_t max_bytes = 256LL << 20;  // budget: stored payload bytes
   // Closed windows whose commit failed (disk full/IO error) are kept in
@@ -62,12 +62,22 @@ struct MqttConfig {
   std::string client_id;          // default "sentinelle-agent-{station_id}"
   std::string username;
   std::string password;
+  // TLS, required with an ssl:// or mqtts:// uri and refused with any other:
+  // the CA that signed the broker's certificate (the only one trusted), and
+  // optionally a client certificate and its key (PEM, both or neither).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
   int keepalive_s = 30;
   int connect_timeout_s = 10;
   int batch_max_readings = 500;   // readings per published message (1..1000)
   int max_inflight_messages = 8;  // published messages awaiting PUBACK
   int window_readings = 5000;     // sent but not yet end-to-end confirmed
-  int64_t ack_timeout_ms = 60000; // no ack progress for this long: replay unconfirmed
+  // No ack progress for this long: replay unconfirmed readings. Each further
+  // replay without progress waits longer (exponential backoff, jittered,
+  // capped at ack_timeout_max_ms); progress resets it. See Engine.
+  int64_t ack_timeout_ms = 60000;
+  int64_t ack_timeout_max_ms = 600000;
   int64_t reconnect_min_ms = 500;
   int64_t reconnect_max_ms = 60000;
   int64_t status_interval_s = 60;
@@ -94,6 +104,9 @@ struct AgentConfig {
   // Opaque: parsed by the model updater (UpdaterConfig::FromAgentConfig).
   nlohmann::json updater = nlohmann::json::object();
 };
+
+// True for the MQTT URI schemes that mean TLS (ssl://, mqtts://).
+bool IsTlsMqttUri(const std::string& uri);
 
 // Throws ConfigError naming the key on any invalid or unknown setting.
 AgentConfig ParseAgentConfig(const nlohmann::json& root, const std::string& source = "<config>");

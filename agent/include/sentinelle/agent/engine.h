@@ -11,6 +11,13 @@
 // it can be published; it leaves the outbox only on the collector's ack; on
 // every (re)connect all unconfirmed readings are replayed in seq order.
 //
+// Ack timeout: with readings sent but no ack progress for mqtt.ack_timeout_ms
+// every unconfirmed reading is replayed. The n-th replay in a row without
+// progress comes after a random wait in [d/2, d], d = min(ack_timeout_max_ms,
+// ack_timeout_ms * 2^n), never less than ack_timeout_ms; any progress (an ack
+// that confirms something) starts over at ack_timeout_ms. A collector that is
+// down for hours thus costs a few replays an hour, not one per timeout.
+//
 // Public methods are thread-safe unless noted.
 #pragma once
 
@@ -158,6 +165,9 @@ class Engine {
                             std::vector<Command>& commands);
   void OnLinkEventLocked(bool up, const std::string& cause, int64_t now_mono_ms);
   void ScheduleReconnectLocked(int64_t now_mono_ms);
+  // Random delay in [d/2, d] (equal jitter).
+  int64_t JitterLocked(int64_t d);
+  void ResetAckBackoffLocked();
   void PublishStatusLocked(bool online);
   std::string StatusPayloadLocked(bool online, bool will);
   void UpdateGaugesLocked();
@@ -190,6 +200,8 @@ class Engine {
   int64_t live_floor_seq_ = 0;       // readings at or below were committed before this connect
   int64_t max_sent_seq_ = 0;         // highest seq ever sent by this process
   int64_t last_progress_mono_ms_ = 0;  // last ack progress (or start of waiting)
+  int64_t ack_wait_ms_ = 0;          // current wait for ack progress before a replay
+  int ack_timeouts_in_row_ = 0;      // replays since the last ack progress
   int64_t next_commit_retry_mono_ms_ = 0;
   bool ever_connected_ = false;
   int64_t last_status_mono_ms_ = 0;

@@ -63,6 +63,8 @@ class Metrics {
   prometheus::Gauge& connected;
   prometheus::Histogram& publish_latency;
   prometheus::Counter& reconnects;
+  prometheus::Counter& connect_failures;
+  prometheus::Counter& ack_timeouts;
   prometheus::Counter& store_errors;
   prometheus::Counter& readings_confirmed;
   prometheus::Counter& messages_published;

@@ -25,6 +25,12 @@ struct MqttClientOptions {
   std::string client_id;
   std::string username;
   std::string password;
+  // TLS (ssl:// or mqtts:// URI): the broker's certificate must chain to
+  // ca_file (the system store is not consulted) and match the URI's host.
+  // cert_file/key_file: optional client certificate (PEM), both or neither.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
   int keepalive_s = 30;
   int connect_timeout_s = 10;
   int max_inflight = 64;             // paho's own cap; the engine keeps fewer in flight
@@ -40,7 +46,8 @@ class MqttClient {
   using ConnectionHandler = std::function<void(bool connected, const std::string& cause)>;
   using MessageHandler = std::function<void(const std::string& topic, const std::string& payload)>;
 
-  // Returns an error for an unusable URI or client id.
+  // Returns an error for an unusable URI or client id, a TLS URI without
+  // ca_file, or a TLS file that cannot be read.
   // on_delivered (optional) runs when the broker acknowledged a publish.
   static Result<std::unique_ptr<MqttClient>> Create(MqttClientOptions options,
                                                     ConnectionHandler on_connection,

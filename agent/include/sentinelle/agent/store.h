@@ -45,6 +45,12 @@ struct StoreCounters {
 std::string EncodeReadingFragment(const Reading& reading);
 std::string BuildBatchPayload(std::string_view station_id, DeliveryKind kind,
                               const std::vector<const std::string*>& fragments);
+// How many of the first `count` rows go into one BuildBatchPayload() of at
+// most max_bytes (exact: envelope, fragments and commas). At least one when
+// count > 0: a single reading's fragment is bounded (station id <= 64
+// characters, fixed-size fields) at a few KiB, far below the 1 MiB limit.
+size_t RowsThatFit(std::string_view station_id, const std::vector<StoredReading>& rows,
+                   size_t count, size_t max_bytes = kMaxPayloadBytes);
 
 class Store {
  public:
