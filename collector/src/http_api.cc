@@ -27,7 +27,11 @@ RateLimitedLog& HttpLog() {
   return log;
 }
 
-HttpResponse Json(int status, const json& j) { return HttpResponse{status, "application/json", j.dump()}; }
+// Error messages quote what the client sent (a CSV field, a station id), which
+// need not be UTF-8: replace invalid bytes instead of letting dump() throw.
+HttpResponse Json(int status, const json& j) {
+  return HttpResponse{status, "application/json", j.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
 
 HttpResponse ErrorJson(int status, const std::string& message) {
   return Json(status, json{{"error", message}});
