@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds build-fuzz/ (clang, libFuzzer + ASan + UBSan) and fuzzes every parser
+# of outside data for a bounded time each (docs/DEVELOPERS.md, "Fuzzing").
+#
+#   scripts/fuzz.sh                    every target, FUZZ_SECONDS (default 30) each
+#   scripts/fuzz.sh manifest http_request   only these targets
+#   FUZZ_SECONDS=600 scripts/fuzz.sh   the longer run (before a release)
+#   FUZZ_JOBS=2                        build parallelism (default: nproc)
+#
+# Each target starts from its committed seeds (fuzz/corpus/<name>/); what it
+# learns goes to build-fuzz/corpus/<name>/ (not committed). A crash stops the
+# script with the reproducer saved as build-fuzz/artifacts/<name>/crash-*;
+# reproduce with build-fuzz/bin/fuzz_<name> <file>. Exit status: non-zero on
+# any crash, leak, UB report, timeout or out-of-memory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-30}
+jobs=${FUZZ_JOBS:-$(nproc)}
+build=build-fuzz
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+  -DSENTINELLE_BUILD_FUZZ=ON -DSENTINELLE_BUILD_TESTS=OFF -DSENTINELLE_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" --target fuzzers -- -j"$jobs"
+
+if [ $# -gt 0 ]; then
+  targets=("$@")
+else
+  targets=()
+  for d in fuzz/corpus/*/; do targets+=("$(basename "$d")"); done
+fi
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+for t in "${targets[@]}"; do
+  bin="$build/bin/fuzz_$t"
+  [ -x "$bin" ] || { echo "fuzz.sh: no target $t" >&2; exit 2; }
+  mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+  dict=()
+  [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
+  echo "== fuzz_$t: ${seconds}s"
+  # New inputs go to the first directory; the committed seeds are read only.
+  if ! "$bin" "$build/corpus/$t" "fuzz/corpus/$t" "${dict[@]}" \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" 2>"$build/artifacts/$t/log"; then
+    echo "fuzz.sh: fuzz_$t FAILED; log: $build/artifacts/$t/log" >&2
+    tail -n 40 "$build/artifacts/$t/log" >&2
+    status=1
+  else
+    grep -E '^stat::(number_of_executed_units|new_units_added)' "$build/artifacts/$t/log" | tr '\n' ' '
+    echo
+  fi
+done
+exit $status
