@@ -24,5 +24,22 @@ TEST(ModelRegressTest, UbjsonContainerCountBeyondMaxSizeIsAnError) {
   EXPECT_FALSE(XgbModel::Parse(nested, XgbEncoding::kUbjson).ok());
 }
 
+// "[$Z#L<2^31>": an array typed as null with two billion elements takes 13
+// bytes, and the reader produced every null (minutes of CPU, gigabytes of
+// DOM). A value count above the input size is refused at once.
+// Corpus: fuzz/corpus/xgb_ubjson/timeout-typed-null-array.
+TEST(ModelRegressTest, UbjsonTypedNullArrayWithHugeCountIsRefusedAtOnce) {
+  const std::string typed_nulls = std::string("[$Z#L\x00\x00\x00\x00\x7f\xff\xff\xff", 13);
+  auto m = XgbModel::Parse(typed_nulls, XgbEncoding::kUbjson);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.message().find("more values than"), std::string::npos) << m.message();
+  // A real typed array of that kind with fewer values than bytes still parses
+  // as far as the structure goes (and then fails as "not a model").
+  const std::string few = std::string("[$Z#i\x03", 6);
+  auto f = XgbModel::Parse(few, XgbEncoding::kUbjson);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.message().find("more values than"), std::string::npos) << f.message();
+}
+
 }  // namespace
 }  // namespace sentinelle::predict

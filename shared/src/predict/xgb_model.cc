@@ -29,21 +29,43 @@ constexpr int kMaxFeatures = 1 << 20;
 class DepthLimitedUbjson : public nlohmann::detail::json_sax_dom_parser<json> {
  public:
   using Base = nlohmann::detail::json_sax_dom_parser<json>;
-  DepthLimitedUbjson(json& out, int max_depth) : Base(out, false), max_depth_(max_depth) {}
+  // max_values: UBJSON's typed containers of null/no-op/true/false ("[$Z#L<n>")
+  // declare n values that take no bytes at all, so a tiny file could make the
+  // reader produce billions of them. Every value of a real model takes at
+  // least one byte, so more values than input bytes means a crafted file.
+  DepthLimitedUbjson(json& out, int max_depth, std::size_t max_values)
+      : Base(out, false), max_depth_(max_depth), max_values_(max_values) {}
   bool start_object(std::size_t n) { return Enter() && Base::start_object(n); }
   bool start_array(std::size_t n) { return Enter() && Base::start_array(n); }
   bool end_object() { return --depth_, Base::end_object(); }
   bool end_array() { return --depth_, Base::end_array(); }
+  bool null() { return Count() && Base::null(); }
+  bool boolean(bool v) { return Count() && Base::boolean(v); }
+  bool number_integer(json::number_integer_t v) { return Count() && Base::number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return Count() && Base::number_unsigned(v); }
+  bool number_float(json::number_float_t v, const std::string& s) {
+    return Count() && Base::number_float(v, s);
+  }
+  bool string(std::string& v) { return Count() && Base::string(v); }
+  bool binary(json::binary_t& v) { return Count() && Base::binary(v); }
   bool too_deep() const { return too_deep_; }
+  bool too_many() const { return too_many_; }
 
  private:
   bool Enter() {
     if (++depth_ > max_depth_) too_deep_ = true;
-    return !too_deep_;
+    return !too_deep_ && Count();
+  }
+  bool Count() {
+    if (++values_ > max_values_) too_many_ = true;
+    return !too_many_;
   }
   int max_depth_;
   int depth_ = 0;
   bool too_deep_ = false;
+  std::size_t max_values_;
+  std::size_t values_ = 0;
+  bool too_many_ = false;
 };
 
 struct RawTree {
@@ -216,7 +238,7 @@ Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
     if (!parsed) return MakeError("model JSON: " + parsed.message());
     root = std::move(parsed.value());
   } else {
-    DepthLimitedUbjson sax(root, kMaxJsonDepth);
+    DepthLimitedUbjson sax(root, kMaxJsonDepth, bytes.size());
     bool ok = false;
     try {
       ok = json::sax_parse(bytes.begin(), bytes.end(), &sax, json::input_format_t::ubjson,
@@ -229,6 +251,10 @@ Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
     if (sax.too_deep()) {
       return MakeError("model UBJSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
                        " levels");
+    }
+    if (sax.too_many()) {
+      return MakeError("model UBJSON: declares more values than its " +
+                       std::to_string(bytes.size()) + " bytes can hold");
     }
     if (!ok || sax.is_errored()) return MakeError("model UBJSON: malformed");
   }
