@@ -11,11 +11,16 @@
 //    retraining request;
 //  - a quiet network raises nothing over a simulated month.
 //
-// DISABLED: the monitor does not pass them yet. Against the trained models'
-// reference histograms the simulator's ordinary weather already reads as
-// regional drift at every station (docs/MONITORING.md, "Known limits", has
-// the figures), which raises regional alarms and a retraining on the quiet
-// month and hides the single-station calibration drift. Run them with
+// DISABLED: against fixed thresholds the simulator's ordinary weather read
+// as regional drift at every station (pressure PSI 1.3 on day one, live
+// RMSE 1.5-1.7x validation on a quiet month), which raised regional alarms
+// and a retraining on the quiet month and hid the single-station drift. The
+// monitor now calibrates drift thresholds and the RMSE bound on each model's
+// own training window (docs/MONITORING.md, "Calibrated thresholds"): with
+// it the quiet month has no drift alarm and the regime change raises
+// regional drift, accuracy alarms and one retraining, but an accuracy alarm
+// at abj-plateau on quiet weather (2.27x validation vs a bound of 1.78x)
+// fails both, and the calibration drift raises no sensor fault. Run them with
 // --gtest_also_run_disabled_tests.
 #include <gtest/gtest.h>
 

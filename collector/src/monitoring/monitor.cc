@@ -13,7 +13,9 @@
 #include "sentinelle/collector/monitoring.h"
 #include "sentinelle/collector/registry.h"
 #include "sentinelle/collector/training_jobs.h"
+#include "sentinelle/monitor/calibrate.h"
 #include "sentinelle/monitor/classify.h"
+#include "sentinelle/predict/features.h"
 #include "sentinelle/predict/model_file.h"
 
 namespace sentinelle::collector {
@@ -39,13 +41,17 @@ struct MonitoredReference {
   int64_t version = 0;  // registry version it came from
   std::shared_ptr<const monitor::ReferenceSet> set;
   std::map<std::pair<int, int>, size_t> pred_index;  // (target, horizon_min) -> feature
+  // Calibrated per-feature thresholds (empty: the configured ones).
+  std::vector<std::optional<monitor::DriftThresholds>> thresholds;
+  // Calibrated live/validation RMSE bound of the model (NaN: configured).
+  double rmse_factor = NAN;
 };
 
 std::string PredFeature(Variable target, int horizon_min) {
   return std::string(kPredPrefix) + std::string(Name(target)) + "/" + std::to_string(horizon_min);
 }
 
-std::shared_ptr<const MonitoredReference> DeriveReference(
+std::shared_ptr<MonitoredReference> DeriveReference(
     const monitor::ReferenceSet& model, int64_t version,
     const std::set<std::pair<int, int>>& streams) {
   auto set = std::make_shared<monitor::ReferenceSet>();
@@ -317,6 +323,10 @@ struct Monitor::Impl {
   StationState& State(const std::string& id);
   void AttachReference(const std::string& id, StationState& st);
   void AddReading(StationState& st, const StoredReading& sr);
+  void Calibrate(MonitoredReference& ref, const json& training, const ModelRecord& record);
+  void CalibrateAccuracy(MonitoredReference& ref, std::string_view bytes, const json& training,
+                         const ModelRecord& record);
+  std::map<int64_t, double> rmse_factors;  // model version -> calibrated RMSE factor
   void AddPrediction(StationState& st, const PredictionRecord& p);
   std::optional<monitor::ValidationFigures> ValidationOf(const monitor::AccuracyKey& key);
   std::vector<Variable> TargetsOf(const std::string& feature) const;
@@ -345,7 +355,149 @@ void Monitor::Impl::AttachReference(const std::string& id, StationState& st) {
   if (ref && !ref->set->features.empty()) {
     st.window = std::make_unique<monitor::StationDriftWindow>(
         id, ref->set, monitor::WindowOptions{86400, config.drift_window_days});
+    if (!ref->thresholds.empty()) st.window->SetThresholds(ref->thresholds);
   }
+}
+
+// Per-feature drift thresholds from the model's own training window: the
+// readings of its stations (a station model: that station) are replayed
+// through windows of the live length and each statistic's null quantile,
+// times the margin, becomes the feature's threshold (calibrate.h). Features
+// without enough null windows (e.g. the prediction streams, which readings
+// do not carry) keep the configured thresholds.
+void Monitor::Impl::Calibrate(MonitoredReference& ref, const json& training,
+                              const ModelRecord& record) {
+  if (!deps.store || !training.contains("window") || !training["window"].is_object()) return;
+  const json& w = training["window"];
+  auto text = [&](const char* key) -> std::string {
+    return w.contains(key) && w[key].is_string() ? w[key].get<std::string>() : std::string();
+  };
+  const auto from = ParseUtc(text("from"));
+  const auto to = ParseUtc(text("to"));
+  if (!from || !to || *to <= *from) return;
+  const int64_t start = std::max(*from, *to - int64_t{config.calibration_max_days} * 86400);
+  std::vector<std::string> ids;
+  if (record.family.kind == "station") {
+    ids.push_back(record.family.station);
+  } else if (training.contains("stations") && training["stations"].is_array()) {
+    for (const json& id : training["stations"]) {
+      if (id.is_string()) ids.push_back(id.get<std::string>());
+    }
+  }
+  const monitor::WindowOptions wo{86400, config.drift_window_days};
+  std::vector<monitor::NullSample> samples;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const std::string& id : ids) {
+    auto rows = deps.store->QueryReadings(id, TimeRange{start, *to}, INT64_MAX);
+    if (!rows) {
+      spdlog::warn("monitor: model {} calibration: {}", record.version, rows.message());
+      return;
+    }
+    std::vector<Reading> readings;
+    readings.reserve(rows->size());
+    for (StoredReading& sr : *rows) readings.push_back(std::move(sr.reading));
+    monitor::CollectNullSamples(ref.set, readings, wo, config.drift, config.calibration, samples);
+  }
+  ref.thresholds = monitor::CalibrateThresholds(samples, config.drift.thresholds, config.calibration);
+  size_t calibrated = 0;
+  for (size_t i = 0; i < ref.thresholds.size(); ++i) {
+    if (!ref.thresholds[i]) continue;
+    ++calibrated;
+    const auto& t = *ref.thresholds[i];
+    spdlog::debug("monitor: model {} {} thresholds psi {:.3g} ks {:.3g} js {:.3g} w/iqr {:.3g} "
+                  "({} null windows)",
+                  record.version, ref.set->features[i].name, t.psi, t.ks, t.js,
+                  t.wasserstein_iqr, samples[i].size());
+  }
+  spdlog::info("monitor: model {} drift thresholds calibrated for {} of {} features in {:.1f} s",
+               record.version, calibrated, ref.thresholds.size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+// The model's expected live error: its predictions are replayed over its
+// validation period (the training window from the cutoff on) from the
+// stored readings, and the RMSE of every accuracy-window-long sub-window
+// (one ending each day) is compared with the whole period's RMSE. The
+// quantile of those ratios times the margin bounds live RMSE / validation
+// RMSE for this model (monitor::RmseFactorFromWindows).
+void Monitor::Impl::CalibrateAccuracy(MonitoredReference& ref, std::string_view bytes,
+                                      const json& training, const ModelRecord& record) {
+  if (!deps.store || !training.contains("window") || !training["window"].is_object()) return;
+  const json& w = training["window"];
+  auto text = [&](const char* key) -> std::string {
+    return w.contains(key) && w[key].is_string() ? w[key].get<std::string>() : std::string();
+  };
+  const auto cutoff = ParseUtc(text("cutoff"));
+  const auto to = ParseUtc(text("to"));
+  const auto target = VariableFromName(record.family.target);
+  if (!cutoff || !to || *to <= *cutoff || !target) return;
+  std::vector<std::string> ids;
+  if (record.family.kind == "station") {
+    ids.push_back(record.family.station);
+  } else if (training.contains("stations") && training["stations"].is_array()) {
+    for (const json& id : training["stations"]) {
+      if (id.is_string()) ids.push_back(id.get<std::string>());
+    }
+  }
+  const int64_t horizon_s = int64_t{record.family.horizon_min} * 60;
+  const int64_t window_s = int64_t{config.accuracy_window_h} * 3600;
+  const int64_t warmup_s = 2 * 86400;  // feature lags and rolling means
+  // Squared errors keyed by the predicted window's end, all stations.
+  std::vector<std::pair<int64_t, double>> sq;
+  std::vector<float> x;
+  for (const std::string& id : ids) {
+    auto loaded = predict::LoadModel(
+        bytes, predict::LoadOptions{record.family.kind == "station" ? id : std::string()});
+    if (!loaded) {
+      spdlog::warn("monitor: model {} accuracy calibration: {}", record.version,
+                   loaded.message());
+      return;
+    }
+    auto rows = deps.store->QueryReadings(id, TimeRange{*cutoff - warmup_s, *to}, INT64_MAX);
+    if (!rows) return;
+    std::map<int64_t, double> actual;
+    for (const StoredReading& sr : *rows) {
+      if (sr.reading.valid(*target)) actual[sr.reading.window_end_s] = sr.reading.values[static_cast<int>(*target)];
+    }
+    predict::FeatureBuilder builder((*loaded)->meta.spec);
+    x.resize(builder.Width());
+    for (const StoredReading& sr : *rows) {
+      if (builder.Push(sr.reading) != predict::FeatureBuilder::PushResult::kAccepted) continue;
+      if (sr.reading.window_end_s < *cutoff) continue;
+      const auto a = actual.find(sr.reading.window_end_s + horizon_s);
+      if (a == actual.end()) continue;
+      builder.Compute(x.data());
+      auto y = (*loaded)->model->Predict(x.data());
+      if (!y.ok() || !std::isfinite(*y)) continue;
+      const double e = static_cast<double>(*y) - a->second;
+      sq.emplace_back(a->first, e * e);
+    }
+  }
+  if (sq.empty()) return;
+  std::sort(sq.begin(), sq.end());
+  double total = 0;
+  for (const auto& [t, e] : sq) total += e;
+  const double overall = std::sqrt(total / static_cast<double>(sq.size()));
+  // Windows (end - window_s, end], one ending at each day boundary; the
+  // per-station errors are pooled (as the pooled series are).
+  std::vector<double> window_rmse;
+  size_t lo = 0, hi = 0;
+  double sum = 0;
+  for (int64_t end = (sq.front().first / 86400 + 1) * 86400 + window_s - 86400;
+       end <= sq.back().first + 86400; end += 86400) {
+    while (hi < sq.size() && sq[hi].first <= end) sum += sq[hi++].second;
+    while (lo < hi && sq[lo].first <= end - window_s) sum -= sq[lo++].second;
+    const size_t n = hi - lo;
+    if (n >= config.accuracy.min_samples * ids.size() && n > 0) {
+      window_rmse.push_back(std::sqrt(std::max(0.0, sum) / static_cast<double>(n)));
+    }
+  }
+  ref.rmse_factor = monitor::RmseFactorFromWindows(
+      window_rmse, overall, config.accuracy_calibration.quantile,
+      config.accuracy_calibration.margin, config.accuracy.rmse_factor,
+      static_cast<size_t>(config.accuracy_calibration.min_windows));
+  spdlog::info("monitor: model {} RMSE factor {:.3g} from {} validation windows (RMSE {:.4g})",
+               record.version, ref.rmse_factor, window_rmse.size(), overall);
 }
 
 void Monitor::Impl::AddReading(StationState& st, const StoredReading& sr) {
@@ -448,7 +600,11 @@ std::optional<monitor::ValidationFigures> Monitor::Impl::ValidationOf(
   auto ps = v.per_station.find(key.station_id);
   const double rmse = ps != v.per_station.end() ? ps->second : v.rmse;
   if (!std::isfinite(rmse) || rmse <= 0) return std::nullopt;
-  return monitor::ValidationFigures{rmse, NAN};
+  monitor::ValidationFigures figures{rmse, NAN};
+  if (auto f = rmse_factors.find(key.model_version); f != rmse_factors.end()) {
+    figures.rmse_factor = f->second;
+  }
+  return figures;
 }
 
 std::vector<Variable> Monitor::Impl::TargetsOf(const std::string& feature) const {
@@ -635,7 +791,10 @@ Status Monitor::RefreshReferences(int64_t now_s) {
                    set.message());
       return nullptr;
     }
-    return DeriveReference(*set, r.version, streams);
+    auto ref = DeriveReference(*set, r.version, streams);
+    if (m.config.calibrate_drift) m.Calibrate(*ref, envelope->training, r);
+    if (m.config.calibrate_accuracy) m.CalibrateAccuracy(*ref, *bytes, envelope->training, r);
+    return std::shared_ptr<const MonitoredReference>(std::move(ref));
   };
   std::shared_ptr<const MonitoredReference> network_ref = network ? load(*network) : nullptr;
   std::map<std::string, std::shared_ptr<const MonitoredReference>> station_refs;
@@ -647,6 +806,12 @@ Status Monitor::RefreshReferences(int64_t now_s) {
     std::lock_guard<std::mutex> lock(m.mu);
     m.references_state = state;
     m.network_ref = network_ref;
+    for (const auto& [id, ref] : station_refs) {
+      if (std::isfinite(ref->rmse_factor)) m.rmse_factors[ref->version] = ref->rmse_factor;
+    }
+    if (network_ref && std::isfinite(network_ref->rmse_factor)) {
+      m.rmse_factors[network_ref->version] = network_ref->rmse_factor;
+    }
     m.station_refs = std::move(station_refs);
     m.production_targets = targets;
     for (auto& [id, st] : m.stations) {

@@ -49,6 +49,19 @@ void LoadMonitoringConfig(ConfigReader& r, MonitoringConfig& c) {
                        static_cast<int64_t>(d.min_reference_per_context), 1));
   d.min_covered_share = AtLeast(r, p + "drift.min_covered_share", d.min_covered_share, 0.0);
 
+  c.calibrate_drift = r.Get<bool>(p + "drift.calibrate", c.calibrate_drift);
+  c.calibration_max_days =
+      AtLeast(r, p + "drift.calibration_max_days", c.calibration_max_days, 1);
+  monitor::CalibrationOptions& cal = c.calibration;
+  cal.step_s = int64_t{86400} * AtLeast<int64_t>(r, p + "drift.calibration_step_days",
+                                                 cal.step_s / 86400, 1);
+  cal.quantile = AtLeast(r, p + "drift.calibration_quantile", cal.quantile, 0.0);
+  if (cal.quantile > 1) {
+    throw ConfigError(r.source() + ": " + p + "drift.calibration_quantile must be 0..1");
+  }
+  cal.margin = AtLeast(r, p + "drift.calibration_margin", cal.margin, 1.0);
+  cal.min_windows = AtLeast(r, p + "drift.calibration_min_windows", cal.min_windows, 1);
+
   monitor::ClassifierConfig& k = c.classifier;
   k.k_nearest = AtLeast(r, p + "classifier.k_nearest", k.k_nearest, 1);
   k.radius_km = AtLeast(r, p + "classifier.radius_km", k.radius_km, 0.0);
@@ -72,6 +85,14 @@ void LoadMonitoringConfig(ConfigReader& r, MonitoringConfig& c) {
       AtLeast(r, p + "accuracy.max_hit_rate_drop", c.accuracy.max_hit_rate_drop, 0.0);
   c.accuracy.min_samples = static_cast<uint64_t>(AtLeast<int64_t>(
       r, p + "accuracy.min_samples", static_cast<int64_t>(c.accuracy.min_samples), 1));
+  c.calibrate_accuracy = r.Get<bool>(p + "accuracy.calibrate", c.calibrate_accuracy);
+  monitor::CalibrationOptions& ac = c.accuracy_calibration;
+  ac.quantile = AtLeast(r, p + "accuracy.calibration_quantile", ac.quantile, 0.0);
+  if (ac.quantile > 1) {
+    throw ConfigError(r.source() + ": " + p + "accuracy.calibration_quantile must be 0..1");
+  }
+  ac.margin = AtLeast(r, p + "accuracy.calibration_margin", ac.margin, 1.0);
+  ac.min_windows = AtLeast(r, p + "accuracy.calibration_min_windows", ac.min_windows, 1);
 }
 
 }  // namespace sentinelle::collector

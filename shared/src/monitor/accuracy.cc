@@ -1,10 +1,12 @@
 #include "sentinelle/monitor/accuracy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
 #include "sentinelle/aqi.h"
+#include "sentinelle/monitor/calibrate.h"
 
 namespace sentinelle::monitor {
 
@@ -134,7 +136,8 @@ std::vector<Alarm> AccuracyTracker::Evaluate(
     const auto live = Summary(key, now_s);
     if (!live || live->n < config.min_samples) continue;
     const double ratio = live->rmse / val->rmse;
-    const bool rmse_bad = ratio > config.rmse_factor;
+    const double factor = std::isfinite(val->rmse_factor) ? val->rmse_factor : config.rmse_factor;
+    const bool rmse_bad = ratio > factor;
     const bool hits_known = live->category_n >= config.min_samples && !std::isnan(val->hit_rate);
     const bool hits_bad = hits_known && live->hit_rate < val->hit_rate - config.max_hit_rate_drop;
     Observation obs;
@@ -145,12 +148,14 @@ std::vector<Alarm> AccuracyTracker::Evaluate(
     obs.bad = rmse_bad || hits_bad;
     obs.figures = {{"live_rmse", live->rmse},     {"validation_rmse", val->rmse},
                    {"rmse_ratio", ratio},         {"mae", live->mae},
-                   {"bias", live->bias},          {"n", static_cast<double>(live->n)}};
+                   {"bias", live->bias},          {"n", static_cast<double>(live->n)},
+                   {"rmse_factor", factor}};
     if (live->category_n > 0) obs.figures["hit_rate"] = live->hit_rate;
     if (!std::isnan(val->hit_rate)) obs.figures["validation_hit_rate"] = val->hit_rate;
     if (obs.bad) {
       obs.reason = key.Label() + " at " + key.station_id + ": live RMSE " + Fmt(live->rmse) +
-                   " is " + Fmt(ratio) + "x the validation RMSE " + Fmt(val->rmse);
+                   " is " + Fmt(ratio) + "x the validation RMSE " + Fmt(val->rmse) +
+                   " (bound " + Fmt(factor) + "x)";
       if (hits_bad) {
         obs.reason += ", AQI-category hit rate " + Fmt(live->hit_rate) + " vs " +
                       Fmt(val->hit_rate) + " in validation";
@@ -161,6 +166,18 @@ std::vector<Alarm> AccuracyTracker::Evaluate(
     if (book.Observe(obs, now_s, &a) != AlarmBook::Change::kNone) changed.push_back(std::move(a));
   }
   return changed;
+}
+
+double RmseFactorFromWindows(const std::vector<double>& window_rmse, double overall_rmse,
+                             double quantile, double margin, double floor, size_t min_windows) {
+  if (!(overall_rmse > 0) || window_rmse.size() < std::max<size_t>(min_windows, 1)) return NAN;
+  std::vector<double> ratios;
+  ratios.reserve(window_rmse.size());
+  for (double r : window_rmse) {
+    if (std::isfinite(r)) ratios.push_back(r / overall_rmse);
+  }
+  if (ratios.size() < std::max<size_t>(min_windows, 1)) return NAN;
+  return std::max(floor, SampleQuantile(std::move(ratios), quantile) * margin);
 }
 
 }  // namespace sentinelle::monitor

@@ -163,9 +163,24 @@ std::vector<FeatureDrift> StationDriftWindow::Evaluate(int64_t now_s, const Drif
   out.reserve(windows_.size());
   for (size_t i = 0; i < windows_.size(); ++i) {
     windows_[i].AdvanceTo(now_s);
-    out.push_back(CompareToReference(reference_->features[i], windows_[i], config));
+    if (i < thresholds_.size() && thresholds_[i]) {
+      DriftConfig calibrated = config;
+      calibrated.thresholds = *thresholds_[i];
+      out.push_back(CompareToReference(reference_->features[i], windows_[i], calibrated));
+    } else {
+      out.push_back(CompareToReference(reference_->features[i], windows_[i], config));
+    }
   }
   return out;
+}
+
+void StationDriftWindow::SetThresholds(std::vector<std::optional<DriftThresholds>> thresholds) {
+  if (!thresholds.empty() && thresholds.size() != windows_.size()) {
+    throw std::invalid_argument("StationDriftWindow::SetThresholds: " +
+                                std::to_string(thresholds.size()) + " entries for " +
+                                std::to_string(windows_.size()) + " features");
+  }
+  thresholds_ = std::move(thresholds);
 }
 
 size_t StationDriftWindow::MemoryBytes() const {

@@ -7,6 +7,7 @@
 #include "sentinelle/config.h"
 #include "sentinelle/monitor/accuracy.h"
 #include "sentinelle/monitor/alarm.h"
+#include "sentinelle/monitor/calibrate.h"
 #include "sentinelle/monitor/classify.h"
 #include "sentinelle/monitor/drift.h"
 
@@ -44,6 +45,20 @@ struct MonitoringConfig {
   monitor::ClassifierConfig classifier;  // neighbours, shares, outlier test
   monitor::AlarmConfig alarms;           // hysteresis
   monitor::DegradationConfig accuracy;   // rmse_factor, hit-rate drop, min samples
+
+  // Drift thresholds calibrated per feature on each production model's
+  // training window, read back from the store when the reference is loaded
+  // (docs/MONITORING.md, "Calibrated thresholds"). At most
+  // calibration_max_days of that window (its newest days) are replayed.
+  bool calibrate_drift = true;
+  int calibration_max_days = 400;
+  monitor::CalibrationOptions calibration;
+  // Accuracy bound calibrated per model from its validation period (the
+  // RMSE spread over sub-windows of accuracy_window_h); the configured
+  // accuracy.rmse_factor is the floor. Only quantile, margin and
+  // min_windows are used.
+  bool calibrate_accuracy = true;
+  monitor::CalibrationOptions accuracy_calibration{86400, 0.95, 1.25, 8};
 
   MonitoringConfig() {
     // Drift and accuracy are evaluated hourly; six bad evaluations in a row

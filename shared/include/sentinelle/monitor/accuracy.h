@@ -32,7 +32,19 @@ struct AccuracyKey {
 struct ValidationFigures {
   double rmse = 0;
   double hit_rate = NAN;  // NaN: unknown, hit rate not compared
+  // Calibrated bound on live RMSE / validation RMSE for this model (the
+  // spread of its RMSE over validation sub-windows of the accuracy window's
+  // length, RmseFactorFromWindows); NaN: DegradationConfig::rmse_factor.
+  double rmse_factor = NAN;
 };
+
+// The RMSE factor a model's own validation period supports: each window's
+// RMSE (one per entry of `window_rmse`, windows of the live accuracy
+// window's length) over the whole period's RMSE `overall_rmse`; returns
+// max(floor, quantile(ratios) x margin), or NaN with fewer than
+// min_windows windows or a non-positive overall RMSE.
+double RmseFactorFromWindows(const std::vector<double>& window_rmse, double overall_rmse,
+                             double quantile, double margin, double floor, size_t min_windows);
 
 struct AccuracySummary {
   uint64_t n = 0;

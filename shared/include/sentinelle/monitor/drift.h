@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -95,8 +96,16 @@ class StationDriftWindow {
   bool AddValue(size_t feature, int64_t ts_s, double value);
 
   // Expires data older than the window ending at now_s, then compares every
-  // feature. Results are in reference order.
+  // feature. Results are in reference order. A feature with calibrated
+  // thresholds (SetThresholds) is judged by them instead of
+  // config.thresholds.
   std::vector<FeatureDrift> Evaluate(int64_t now_s, const DriftConfig& config);
+
+  // Per-feature thresholds in reference order (calibrate.h); nullopt keeps
+  // the config's. Throws std::invalid_argument on a size mismatch (an empty
+  // vector clears them).
+  void SetThresholds(std::vector<std::optional<DriftThresholds>> thresholds);
+  const std::vector<std::optional<DriftThresholds>>& thresholds() const { return thresholds_; }
 
   const std::string& station_id() const { return station_id_; }
   const ReferenceSet& reference() const { return *reference_; }
@@ -109,6 +118,7 @@ class StationDriftWindow {
   std::string station_id_;
   std::shared_ptr<const ReferenceSet> reference_;
   std::vector<RollingHistogram> windows_;
+  std::vector<std::optional<DriftThresholds>> thresholds_;  // empty or one per feature
   std::array<int, kVariableCount> feature_of_variable_{};
   uint64_t flagged_skipped_ = 0;
   uint64_t too_old_ = 0;
