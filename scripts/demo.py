@@ -121,6 +121,19 @@ class Demo:
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
+    def api_raw(self, path):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}",
+                                     headers={"Authorization": "Bearer " + self.token})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.read()
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def alarms(self, active=None):
+        q = "" if active is None else f"&active={'true' if active else 'false'}"
+        return (self.api(f"/api/v1/alarms?limit=1000{q}") or {}).get("alarms", [])
+
     def wait_port(self, port, proc, timeout=20):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -335,6 +348,11 @@ class Demo:
                      f"outstanding seqs {gaps.get('outstanding_seqs', 0)}  "
                      f"lost {len(gaps.get('lost', []))}")
         lines.append(self.models_line())
+        active = self.alarms(active=True)
+        lines.append(f"alarms: {len(active)} active")
+        for a in active[:6]:
+            lines.append(f"  {a.get('kind', '?'):<20}{str(a.get('subject', '?')):<17}"
+                         f"since {a.get('start', '?')}  {str(a.get('reason', ''))[:60]}")
         if sys.stdout.isatty() and not final:
             sys.stdout.write("\x1b[2J\x1b[H")
         print("\n".join(lines), flush=True)
@@ -403,6 +421,27 @@ class Demo:
             stuck = sum(1 for x in r.get("readings", [])
                         if x.get("values", {}).get("no2", {}).get("qc") == "stuck")
             self.check(stuck > 0, f"injected stuck NO2 sensor flagged by QC ({stuck} windows)")
+        alarms = self.alarms()
+        print(f"  monitoring alarms raised: {len(alarms)}")
+        for a in alarms[:10]:
+            print(f"    {a.get('kind')} {a.get('subject')} {a.get('start')} -> "
+                  f"{a.get('end') or 'open'}: {a.get('reason')}")
+        html = self.api_raw("/api/v1/report?format=html")
+        js = self.api_raw("/api/v1/report?format=json")
+        if html:
+            with open(self.path("report.html"), "wb") as f:
+                f.write(html)
+        if js:
+            with open(self.path("report.json"), "wb") as f:
+                f.write(js)
+        report_ok = False
+        try:
+            report_ok = bool(html) and b"</html>" in html and "stations" in json.loads(js)
+        except (TypeError, ValueError):
+            pass
+        charts = html.count(b"<svg") if html else 0
+        self.check(report_ok, f"drift and accuracy report written ({charts} charts): "
+                   f"{self.path('report.html')}")
         print(f"\nLogs and data: {self.work}")
 
     def stop_all(self):

@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh manifest http_request   only these targets
 #   FUZZ_SECONDS=600 scripts/fuzz.sh   the longer run (before a release)
 #   FUZZ_JOBS=2                        build parallelism (default: nproc)
+#   FUZZ_SEED=N                        libFuzzer seed (default 1: CI runs are repeatable; 0 = random)
 #
 # Each target starts from its committed seeds (fuzz/corpus/<name>/); what it
 # learns goes to build-fuzz/corpus/<name>/ (not committed). A crash stops the
@@ -44,7 +45,7 @@ for t in "${targets[@]}"; do
   echo "== fuzz_$t: ${seconds}s"
   # New inputs go to the first directory; the committed seeds are read only.
   if ! "$bin" "$build/corpus/$t" "fuzz/corpus/$t" "${dict[@]}" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" 2>"$build/artifacts/$t/log"; then
     echo "fuzz.sh: fuzz_$t FAILED; log: $build/artifacts/$t/log" >&2
     tail -n 40 "$build/artifacts/$t/log" >&2
