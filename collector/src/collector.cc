@@ -8,6 +8,51 @@
 
 namespace sentinelle::collector {
 
+namespace {
+// Tells station health what the collector distributes for `family` now: its
+// production version for every station and canary versions for the stations
+// in their scope, with the stage change time and the manifest expiry.
+void SyncExpectedModels(ModelRegistry& registry, const Distributor& distributor,
+                        HealthTracker& health, const ModelFamily& family) {
+  std::vector<DistributedModel> models;
+  auto add = [&](const ModelRecord& r, std::vector<std::string> stations) {
+    DistributedModel d;
+    d.version = std::to_string(r.version);
+    d.stations = std::move(stations);
+    d.since_ms = r.updated_s * 1000;
+    if (auto m = distributor.LatestManifest(r.version)) d.expires_ms = m->expires_s * 1000;
+    models.push_back(std::move(d));
+  };
+  auto production = registry.Production(family);
+  if (!production) {
+    spdlog::warn("station health, models of {}: {}", family.Label(), production.message());
+    return;
+  }
+  if (*production) add(**production, {});
+  ModelFilter f;
+  f.target = family.target;
+  f.horizon_min = family.horizon_min;
+  f.kind = family.kind;
+  f.stage = Stage::kCanary;
+  auto canaries = registry.List(f);
+  if (!canaries) {
+    spdlog::warn("station health, models of {}: {}", family.Label(), canaries.message());
+    return;
+  }
+  for (const ModelRecord& r : *canaries) {
+    if (r.family != family) continue;
+    // A station model's canary is for its own station.
+    if (family.kind == "station") {
+      add(r, {family.station});
+    } else if (!r.rollout_stations.empty()) {
+      add(r, r.rollout_stations);
+    }
+  }
+  health.SetDistributedModels({family.target, family.horizon_min, family.kind, family.station},
+                              std::move(models));
+}
+}  // namespace
+
 Collector::Collector(CollectorConfig config, Env* env)
     : config_(std::move(config)), env_(env ? env : Env::Default()) {}
 
@@ -48,6 +93,12 @@ Status Collector::Start() {
     return MakeError("models: " + models.message());
   }
   models_ = std::move(*models);
+  // Every announcement (start-up, promotion, rollback, re-signing) updates the
+  // versions station health expects.
+  models_->distributor().SetObserver(
+      [ts = models_.get(), health = health_.get()](const ModelFamily& family) {
+        SyncExpectedModels(ts->registry(), ts->distributor(), *health, family);
+      });
   if (config_.monitoring.enabled) {
     MonitorDeps md;
     md.store = store_.get();

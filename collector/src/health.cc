@@ -90,10 +90,73 @@ void HealthTracker::OnPrediction(const std::string& station, bool fallback) {
   e.has_fallback = true;
 }
 
-void HealthTracker::SetCurrentModel(const std::string& target, int horizon_min,
-                                    const std::string& version, int64_t since_ms) {
+namespace {
+constexpr size_t kMaxKnownVersions = 4096;
+
+// Registry versions are positive decimal integers; anything else is 0.
+int64_t VersionNumber(const std::string& v) {
+  if (v.empty() || v.size() > 18) return 0;
+  int64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+std::string FamilyLabel(const ModelFamilyKey& k) {
+  return k.target + "/" + std::to_string(k.horizon_min) + "/" + k.kind;
+}
+}  // namespace
+
+void HealthTracker::SetDistributedModels(const ModelFamilyKey& family,
+                                         std::vector<DistributedModel> models) {
   std::lock_guard<std::mutex> lock(mu_);
-  current_models_[{target, horizon_min}] = {version, since_ms};
+  for (DistributedModel& m : models) {
+    if (const int64_t n = VersionNumber(m.version); n > 0 && m.expires_ms > 0) {
+      int64_t& e = expiry_by_version_[n];
+      e = std::max(e, m.expires_ms);
+    }
+  }
+  while (expiry_by_version_.size() > kMaxKnownVersions) {
+    expiry_by_version_.erase(expiry_by_version_.begin());
+  }
+  if (models.empty()) {
+    distributed_.erase(family);
+    return;
+  }
+  auto it = distributed_.find(family);
+  if (it != distributed_.end()) {
+    // The same version in the same scope was expected before: keep since when.
+    for (DistributedModel& m : models) {
+      for (const DistributedModel& old : it->second) {
+        if (old.version == m.version && old.stations == m.stations) {
+          m.since_ms = std::min(m.since_ms, old.since_ms);
+        }
+      }
+    }
+  }
+  distributed_[family] = std::move(models);
+}
+
+size_t HealthTracker::distributed_families() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return distributed_.size();
+}
+
+const DistributedModel* HealthTracker::Expected(const std::string& station,
+                                                const ModelFamilyKey& key) const {
+  auto it = distributed_.find(key);
+  if (it == distributed_.end()) return nullptr;
+  const DistributedModel* everyone = nullptr;
+  for (const DistributedModel& m : it->second) {
+    if (m.stations.empty()) {
+      everyone = &m;
+    } else if (std::find(m.stations.begin(), m.stations.end(), station) != m.stations.end()) {
+      return &m;  // a canary in scope wins over production
+    }
+  }
+  return everyone;
 }
 
 StationHealth HealthTracker::Evaluate(const std::string& id, const Entry& e, int64_t now_ms,
@@ -145,12 +208,26 @@ StationHealth HealthTracker::Evaluate(const std::string& id, const Entry& e, int
     add(HealthState::kDegraded, "fallback rate " + std::to_string(e.fallback_rate));
   }
   for (const ModelVersionInfo& m : e.models) {
-    auto it = current_models_.find({m.target, m.horizon_min});
-    if (it == current_models_.end() || it->second.version == m.version) continue;
-    if (now_ms - it->second.since_ms > int64_t{config_.model_stale_s} * 1000) {
-      add(HealthState::kStaleModel, "model " + m.target + "/" + std::to_string(m.horizon_min) +
-                                        " runs " + m.version + ", current " +
-                                        it->second.version);
+    // Shadow models ("network-shadow", ...) and persistence are not distributed answers.
+    if (m.kind != "network" && m.kind != "linear" && m.kind != "station") continue;
+    ModelFamilyKey key{m.target, m.horizon_min, m.kind, m.kind == "station" ? id : ""};
+    const std::string family = FamilyLabel(key);
+    if (const int64_t n = VersionNumber(m.version); n > 0) {
+      auto exp = expiry_by_version_.find(n);
+      if (exp != expiry_by_version_.end() && now_ms > exp->second) {
+        add(HealthState::kStaleModel, "model " + family + " runs " + m.version +
+                                          ", its manifest expired " +
+                                          std::to_string((now_ms - exp->second) / 1000) + " s ago");
+        continue;
+      }
+    }
+    const DistributedModel* want = Expected(id, key);
+    if (want == nullptr || want->version == m.version) continue;
+    const int64_t behind_ms = now_ms - want->since_ms;
+    if (behind_ms > int64_t{config_.model_stale_s} * 1000) {
+      add(HealthState::kStaleModel, "model " + family + " runs " + m.version + ", current " +
+                                        want->version + " since " +
+                                        std::to_string(behind_ms / 1000) + " s");
     }
   }
   h.state = HealthState::kReady;

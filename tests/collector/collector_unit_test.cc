@@ -292,9 +292,9 @@ TEST(HealthTest, StatesFromStatusFreshnessQcAndClock) {
   will.state = "offline";
   h.OnStatus(will, sr.arrival_ms + 10);
   EXPECT_EQ(h.Get("a", sr.arrival_ms + 20, 0)->state, HealthState::kOffline);
-  h.SetCurrentModel("pm25", 60, "v2", 0);
+  h.SetDistributedModels({"pm25", 60, "station", "a"}, {{"2", {}, 0, 0}});
   StationStatus with_model = online;
-  with_model.models = {{"pm25", 60, "station", "v1"}};
+  with_model.models = {{"pm25", 60, "station", "1"}};
   h.OnStatus(with_model, sr.arrival_ms + 30);
   sr.reading.qc.fill(QcFlag::kOk);
   for (int i = 0; i < 60; ++i) {

@@ -119,11 +119,27 @@ Result<Manifest> Distributor::Announce(int64_t version, int64_t now_s, bool roll
     latest_[version] = *m;
   }
   if (publisher_) publisher_(ManifestTopic(prefix_, (*rec)->family), EncodeManifest(*m));
+  Notify((*rec)->family);
   return m;
 }
 
 void Distributor::Withdraw(const ModelFamily& family) {
   if (publisher_) publisher_(ManifestTopic(prefix_, family), "");
+  Notify(family);
+}
+
+void Distributor::SetObserver(FamilyObserver observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observer_ = std::move(observer);
+}
+
+void Distributor::Notify(const ModelFamily& family) {
+  FamilyObserver observer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    observer = observer_;
+  }
+  if (observer) observer(family);
 }
 
 std::optional<Manifest> Distributor::LatestManifest(int64_t version) const {

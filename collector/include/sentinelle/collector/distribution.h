@@ -72,8 +72,14 @@ class Distributor {
   void Withdraw(const ModelFamily& family);
   std::optional<Manifest> LatestManifest(int64_t version) const;
   const std::string& public_key() const { return key_.public_key; }
+  // Called after every announcement and withdrawal with the family concerned
+  // (outside the distributor's lock; the collector keeps the versions station
+  // health expects with it).
+  using FamilyObserver = std::function<void(const ModelFamily& family)>;
+  void SetObserver(FamilyObserver observer);
 
  private:
+  void Notify(const ModelFamily& family);
   ModelRegistry* registry_;
   Ed25519KeyPair key_;
   ModelsConfig config_;
@@ -81,6 +87,7 @@ class Distributor {
   RetainedPublisher publisher_;
   mutable std::mutex mu_;
   std::map<int64_t, Manifest> latest_;
+  FamilyObserver observer_;  // guarded by mu_
 };
 
 }  // namespace sentinelle::collector

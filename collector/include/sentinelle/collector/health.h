@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,24 @@ struct StationHealth {
   std::vector<ModelVersionInfo> models;
 };
 
+// A model family as stations report it in their status (kind as in the
+// manifest: "network" | "linear" | "station"; station only for "station").
+struct ModelFamilyKey {
+  std::string target;
+  int horizon_min = 0;
+  std::string kind;
+  std::string station;
+  auto operator<=>(const ModelFamilyKey&) const = default;
+};
+
+// One announced version of a family.
+struct DistributedModel {
+  std::string version;                // registry version, decimal
+  std::vector<std::string> stations;  // canary scope (empty: every station)
+  int64_t since_ms = 0;               // expected on stations since (stage change)
+  int64_t expires_ms = 0;             // signed manifest expiry (0: unknown)
+};
+
 class HealthTracker {
  public:
   explicit HealthTracker(HealthConfig config);
@@ -61,10 +80,17 @@ class HealthTracker {
   void OnReading(const StoredReading& reading);  // committed readings
   void OnStatus(const StationStatus& status, int64_t received_ms);
   void OnPrediction(const std::string& station, bool fallback);
-  // The model the network currently distributes for (target, horizon), and
-  // since when; stations reporting another version become stale after model_stale_s.
-  void SetCurrentModel(const std::string& target, int horizon_min, const std::string& version,
-                       int64_t since_ms);
+  // What the collector distributes for one model family (target, horizon,
+  // kind and, for kind "station", the station), from its announcements:
+  // the production version for every station and canary versions for the
+  // stations in their scope. A station reporting another version of the
+  // family for longer than model_stale_s after the expected one was
+  // distributed, or running a version whose manifest has expired, is
+  // stale_model. An empty `models` list forgets the family (withdrawn).
+  // Re-announcing the same version keeps its `since_ms`.
+  void SetDistributedModels(const ModelFamilyKey& family, std::vector<DistributedModel> models);
+  // Distributed families (bounded by the registry's families).
+  size_t distributed_families() const;
 
   // False only when the station's last status is the last will ("offline").
   bool ReachableGuess(const std::string& station) const;
@@ -96,10 +122,9 @@ class HealthTracker {
     bool has_fallback = false;
     ClockFlag clock = ClockFlag::kOk;
   };
-  struct CurrentModel {
-    std::string version;
-    int64_t since_ms = 0;
-  };
+  // The version a station should run for a family, if the collector
+  // distributes one it is in scope of.
+  const DistributedModel* Expected(const std::string& station, const ModelFamilyKey& key) const;
   StationHealth Evaluate(const std::string& id, const Entry& e, int64_t now_ms,
                          int64_t open_gaps) const;
 
@@ -107,7 +132,10 @@ class HealthTracker {
   double alpha_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
-  std::map<std::pair<std::string, int>, CurrentModel> current_models_;
+  std::map<ModelFamilyKey, std::vector<DistributedModel>> distributed_;
+  // Latest known manifest expiry of every version ever announced (bounded:
+  // the oldest versions are dropped beyond kMaxKnownVersions).
+  std::map<int64_t, int64_t> expiry_by_version_;
 };
 
 }  // namespace sentinelle::collector
