@@ -480,9 +480,9 @@ void Engine::PumpLocked(int64_t now) {
   if (ack_wait_ms_ <= 0) ResetAckBackoffLocked();
   if (store_->unconfirmed() > 0 && send_cursor_ > 0 && now - last_progress_mono_ms_ > ack_wait_ms_) {
     const int64_t base = config_.mqtt.ack_timeout_ms;
-    const int64_t cap = std::max(base, config_.mqtt.ack_timeout_max_ms);
+    const int64_t max_wait = std::max(base, config_.mqtt.ack_timeout_max_ms);
     int64_t d = base;
-    for (int i = 0; i <= ack_timeouts_in_row_ && d < cap; ++i) d = std::min(cap, d * 2);
+    for (int i = 0; i <= ack_timeouts_in_row_ && d < max_wait; ++i) d = std::min(max_wait, d * 2);
     const int64_t waited = now - last_progress_mono_ms_;
     ++ack_timeouts_in_row_;
     ack_wait_ms_ = std::max(base, JitterLocked(d));
