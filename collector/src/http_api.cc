@@ -78,15 +78,6 @@ json StationJson(const StationRecord& rec, const std::optional<StationHealth>& h
   return j;
 }
 
-std::optional<std::string> QueryVar(const std::string& query, const char* name) {
-  if (query.empty()) return std::nullopt;
-  std::string buf(query.size() + 1, '\0');
-  const int n = mg_get_var(query.data(), query.size(), name, buf.data(), buf.size());
-  if (n < 0) return std::nullopt;
-  buf.resize(static_cast<size_t>(n));
-  return buf;
-}
-
 // ISO-8601 UTC or Unix seconds.
 std::optional<int64_t> ParseTime(const std::string& s) {
   if (s.empty()) return std::nullopt;
@@ -99,6 +90,15 @@ std::optional<int64_t> ParseTime(const std::string& s) {
 }
 
 }  // namespace
+
+std::optional<std::string> QueryVar(const std::string& query, const char* name) {
+  if (query.empty()) return std::nullopt;
+  std::string buf(query.size() + 1, '\0');
+  const int n = mg_get_var(query.data(), query.size(), name, buf.data(), buf.size());
+  if (n < 0) return std::nullopt;
+  buf.resize(static_cast<size_t>(n));
+  return buf;
+}
 
 struct HttpApi::Server {
   mg_context* ctx = nullptr;

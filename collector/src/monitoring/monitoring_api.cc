@@ -1,9 +1,9 @@
 // The monitor's HTTP endpoints, the report renderer choice and the report CLI.
-#include <civetweb.h>
 
 #include <fstream>
 #include <iostream>
 
+#include "sentinelle/collector/http_api.h"
 #include "sentinelle/collector/monitoring.h"
 #include "sentinelle/collector/registry.h"
 #include "sentinelle/collector/sqlite_store.h"
@@ -20,15 +20,6 @@ namespace sentinelle::collector {
 using nlohmann::json;
 
 namespace {
-
-std::optional<std::string> Var(const std::string& query, const char* name) {
-  if (query.empty()) return std::nullopt;
-  std::string buf(query.size() + 1, '\0');
-  const int n = mg_get_var(query.data(), query.size(), name, buf.data(), buf.size());
-  if (n < 0) return std::nullopt;
-  buf.resize(static_cast<size_t>(n));
-  return buf;
-}
 
 HttpResponse JsonResponse(int status, const json& j) {
   return HttpResponse{status, "application/json", j.dump()};
@@ -48,18 +39,18 @@ bool MonitoringOwns(const std::vector<std::string>& parts) {
 HttpResponse HandleMonitoring(Monitor& monitor, const HttpRequest& req,
                               const std::vector<std::string>& parts, int64_t now_s) {
   if (req.method != "GET" && req.method != "HEAD") return Error(405, "use GET");
-  const std::optional<std::string> station = Var(req.query, "station");
+  const std::optional<std::string> station = QueryVar(req.query, "station");
   if (station && !IsValidStationId(*station)) return Error(400, "invalid station id");
   const std::string& what = parts[0];
   if (what == "alarms") {
     std::optional<bool> active;
-    if (auto a = Var(req.query, "active")) {
+    if (auto a = QueryVar(req.query, "active")) {
       if (*a == "true" || *a == "1") active = true;
       else if (*a == "false" || *a == "0") active = false;
       else return Error(400, "active must be true or false");
     }
     int64_t limit = 1000;
-    if (auto l = Var(req.query, "limit")) {
+    if (auto l = QueryVar(req.query, "limit")) {
       char* end = nullptr;
       const long long v = std::strtoll(l->c_str(), &end, 10);
       if (end == l->c_str() || *end != '\0' || v < 1 || v > 100000) {
@@ -81,7 +72,7 @@ HttpResponse HandleMonitoring(Monitor& monitor, const HttpRequest& req,
                                   {"stations", monitor.DriftJson(station)}});
   }
   // report
-  const std::string format = Var(req.query, "format").value_or("json");
+  const std::string format = QueryVar(req.query, "format").value_or("json");
   if (format != "json" && format != "html") return Error(400, "format must be json or html");
   auto report = monitor.Report(station, now_s);
   if (!report) {

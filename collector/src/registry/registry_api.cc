@@ -1,11 +1,11 @@
 #include "sentinelle/collector/registry_api.h"
 
-#include <civetweb.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstdlib>
 
+#include "sentinelle/collector/http_api.h"
 #include "sentinelle/json_util.h"
 #include "sentinelle/topics.h"
 
@@ -22,15 +22,6 @@ HttpResponse Json(int status, const json& j) {
 }
 HttpResponse Err(int status, const std::string& message) {
   return Json(status, json{{"error", message}});
-}
-
-std::optional<std::string> QueryVar(const std::string& query, const char* name) {
-  if (query.empty()) return std::nullopt;
-  std::string buf(query.size() + 1, '\0');
-  const int n = mg_get_var(query.data(), query.size(), name, buf.data(), buf.size());
-  if (n < 0) return std::nullopt;
-  buf.resize(static_cast<size_t>(n));
-  return buf;
 }
 
 std::optional<int64_t> ParseInt(const std::string& s) {

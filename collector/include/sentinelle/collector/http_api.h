@@ -60,6 +60,9 @@ struct HttpRequest {
   bool body_too_large = false;
 };
 
+// The URL-decoded value of `name` in a query string; nullopt when absent.
+std::optional<std::string> QueryVar(const std::string& query, const char* name);
+
 class HttpApi {
  public:
   HttpApi(HttpConfig config, ApiDeps deps);
