@@ -362,7 +362,9 @@ TEST_F(CollectorIntegrationTest, KillNineMidStreamLosesNothing) {
   // unacknowledged; the collector stores nothing twice and acks them all.
   auto acked = agent.Acked();
   for (int64_t s = 1; s <= kTotal; ++s) {
-    if (!acked.count(s)) ASSERT_TRUE(agent.Publish(s, s, DeliveryKind::kReplay));
+    if (!acked.count(s)) {
+      ASSERT_TRUE(agent.Publish(s, s, DeliveryKind::kReplay));
+    }
   }
   EXPECT_TRUE(WaitFor([&] { return agent.AckedAll(1, kTotal); }, seconds(20)));
   EXPECT_EQ(CountReadings(dir_.File("collector.db"), "kill-st"), kTotal);
