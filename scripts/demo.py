@@ -403,18 +403,29 @@ class Demo:
             self.check(self.job_state == "succeeded" and len(self.promoted) > 0,
                        f"first models trained and promoted ({len(self.promoted)} in production, "
                        f"{len(self.refused)} kept back by the skill gate)")
+            production = (self.api("/api/v1/models?stage=production&limit=1000") or {}).get(
+                "models", [])
             for sid in self.stations:
+                # A station can only use a production model that applies to it:
+                # a network-wide one or one trained for that station.
+                applicable = [m for m in production if m.get("station") in (None, sid)]
                 r = self.api(f"/api/v1/stations/{sid}/predictions?from={utc(self.live_start)}"
                              f"&to={utc(live_end + 86400)}&limit=100000") or {}
                 kinds = {}
                 for p in r.get("predictions", []):
                     k = (p.get("model") or {}).get("kind", "?")
                     kinds[k] = kinds.get(k, 0) + 1
-                by_model = kinds.get("station", 0) + kinds.get("network", 0)
+                # Every link but seasonal persistence is a model the collector
+                # trained, signed and distributed (the linear fallback too).
+                by_model = sum(kinds.get(k, 0) for k in ("station", "network", "linear"))
                 print(f"  {sid}: predictions by chain link " +
                       ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+                if not applicable:
+                    print(f"  {sid}: no production model applies (none passed the skill gate)")
+                    continue
                 self.check(by_model > 0, f"{sid}: distributed models in use ({by_model} "
-                           "predictions by a station or network model)")
+                           "predictions by a station, network or linear model; "
+                           f"{len(applicable)} in production for it)")
         if not self.args.no_faults and len(self.stations) >= 2:
             r = self.api(f"/api/v1/stations/{self.stations[0]}/readings?from="
                          f"{utc(self.live_start)}&to={utc(live_end + 86400)}") or {}
