@@ -102,6 +102,7 @@ void GapLedger::StageReading(const std::string& station, int64_t seq, bool repla
   if (seq <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   StationLedger& l = Mutable(station);
+  l.heard_ms = std::max(l.heard_ms, now_ms);
   if (seq > l.high) {
     if (seq > l.high + 1) AddGap(station, l, l.high + 1, seq - 1, now_ms);
     l.high = seq;
@@ -124,6 +125,7 @@ void GapLedger::StageLastSeq(const std::string& station, int64_t last_seq, int64
   if (last_seq <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   StationLedger& l = Mutable(station);
+  l.heard_ms = std::max(l.heard_ms, now_ms);
   if (last_seq > l.high) {
     AddGap(station, l, l.high + 1, last_seq, now_ms);
     l.high = last_seq;
@@ -157,9 +159,12 @@ std::vector<BackfillRequest> GapLedger::StageRequests(
       return *l;
     };
     const StationLedger& c = committed_.at(station);
-    // Timeouts first: gaps asked for max_attempts times without an answer.
+    // Timeouts first: gaps asked for max_attempts times without an answer
+    // although the station spoke after the last request. One silent since
+    // may not have received it: its gap is asked again below.
     for (const GapRecord& g : c.open) {
-      if (g.attempts >= config_.max_attempts && now_ms - g.last_request_ms >= retry_ms) {
+      if (g.attempts >= config_.max_attempts && now_ms - g.last_request_ms >= retry_ms &&
+          c.heard_ms > g.last_request_ms) {
         StationLedger& m = view();
         for (size_t i = 0; i < m.open.size(); ++i) {
           if (m.open[i].from_seq == g.from_seq) {
@@ -173,7 +178,6 @@ std::vector<BackfillRequest> GapLedger::StageRequests(
     const GapRecord* due = nullptr;
     for (const GapRecord& g : cur.open) {
       if (now_ms - g.detected_ms < grace_ms) continue;
-      if (g.attempts >= config_.max_attempts) continue;
       if (g.attempts > 0 && now_ms - g.last_request_ms < retry_ms) continue;
       due = &g;
       break;

@@ -182,7 +182,10 @@ TEST(GapLedgerTest, RequestsAfterGraceRetriesThenTimesOut) {
   l.CommitStaged();
   ASSERT_EQ(l.StageRequests(40000, AlwaysReachable, nullptr).size(), 1u);
   l.CommitStaged();
-  // Two attempts made: after retry_s more the gap is given up.
+  // The station talks after the last request (a live reading) but does not
+  // fill the gap: two attempts made, after retry_s more the gap is given up.
+  l.StageReading("a", 6, false, 41000);
+  l.CommitStaged();
   EXPECT_TRUE(l.StageRequests(75000, AlwaysReachable, nullptr).empty());
   WriteBatch b;
   l.ExportStaged(&b);
@@ -192,6 +195,37 @@ TEST(GapLedgerTest, RequestsAfterGraceRetriesThenTimesOut) {
   EXPECT_EQ(b.lost_gaps[0].to_seq, 4);
   l.CommitStaged();
   EXPECT_TRUE(l.OpenGaps().empty());
+}
+
+TEST(GapLedgerTest, SilentStationKeepsItsGapOpenAndIsAskedAgain) {
+  // Requests sent while the station cannot hear them (link down, broker
+  // restarted, command lost) prove nothing: the gap is not closed as lost.
+  GapLedger l(FastGaps());
+  l.StageReading("a", 1, false, 0);
+  l.StageReading("a", 5, false, 0);
+  l.CommitStaged();
+  ASSERT_EQ(l.StageRequests(10000, AlwaysReachable, nullptr).size(), 1u);
+  l.CommitStaged();
+  ASSERT_EQ(l.StageRequests(40000, AlwaysReachable, nullptr).size(), 1u);
+  l.CommitStaged();
+  auto r = l.StageRequests(75000, AlwaysReachable, nullptr);  // silent since 0
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempt, 3);
+  WriteBatch b;
+  l.ExportStaged(&b);
+  EXPECT_TRUE(b.lost_gaps.empty());
+  l.CommitStaged();
+  ASSERT_EQ(l.OpenGaps().size(), 1u);
+  // Back online: its status arrives, then its replay of everything unconfirmed.
+  l.StageLastSeq("a", 9, 80000);
+  for (int64_t s : {2, 3, 4}) l.StageReading("a", s, true, 80100);
+  l.CommitStaged();
+  ASSERT_EQ(l.OpenGaps().size(), 1u);  // [6, 9] from the status, still in its grace
+  EXPECT_EQ(l.OpenGaps()[0].from_seq, 6);
+  EXPECT_TRUE(l.StageRequests(120000, AlwaysReachable, nullptr).size() == 1u);
+  WriteBatch none;
+  l.ExportStaged(&none);
+  EXPECT_TRUE(none.lost_gaps.empty());
 }
 
 TEST(GapLedgerTest, ReplayAboveRequestedStartClosesTheRestAsLost) {

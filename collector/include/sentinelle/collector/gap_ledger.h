@@ -9,7 +9,11 @@
 //  - the agent answered: a replayed reading with seq x arrives inside a gap we
 //    asked for, so the agent (which replays in seq order) no longer holds the
 //    seqs of that gap below x ("agent_answered"), or
-//  - `max_attempts` commands went unanswered for `retry_s` each ("timeout").
+//  - `max_attempts` commands went unanswered for `retry_s` each ("timeout"),
+//    the last of them followed by a reading or an online status from the
+//    station. A station silent since the last request may never have got it
+//    (link down, broker restarted, the command lost): the gap stays open and
+//    is asked again every `retry_s`.
 //
 // Changes are staged by the writer thread and become visible (and persisted,
 // through WriteBatch) only when the writer commits: a failed commit leaves the
@@ -71,6 +75,7 @@ class GapLedger {
  private:
   struct StationLedger {
     int64_t high = 0;
+    int64_t heard_ms = 0;         // last reading or online status from the station
     std::vector<GapRecord> open;  // sorted by from_seq, disjoint
     bool gaps_dirty = false;      // staged only: open gaps changed
   };
