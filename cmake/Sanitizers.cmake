@@ -1,11 +1,13 @@
-# Sanitizer and fuzzing builds (docs/DEVELOPERS.md, "Sanitizers and fuzzing").
+# Sanitizer and fuzzing builds (DEVELOPERS.md, "Sanitizers and fuzzing").
 #
-# SENTINELLE_SANITIZE: every target with AddressSanitizer (leaks included) and
-#   UndefinedBehaviorSanitizer; any UB report aborts (-fno-sanitize-recover),
-#   so a finding fails its test. gcc or clang. Tree: build-asan/.
 # SENTINELLE_BUILD_FUZZ: clang only. Every target is instrumented for
-#   libFuzzer (fuzzer-no-link) with ASan+UBSan, and fuzz/ adds one libFuzzer
-#   binary per parser of outside data. Tree: build-fuzz/ (scripts/fuzz.sh).
+#   libFuzzer (fuzzer-no-link) with AddressSanitizer (leaks included) and
+#   UndefinedBehaviorSanitizer; any UB report aborts (-fno-sanitize-recover),
+#   so a finding fails its test. fuzz/ adds one libFuzzer binary per parser of
+#   outside data. Tree: build-fuzz/ (scripts/build-sanitized.sh), which CI
+#   uses for both the whole test suite under the sanitizers and the fuzzers.
+# SENTINELLE_SANITIZE: the same sanitizers without the fuzzing
+#   instrumentation, gcc or clang, for a tree of one's own (not used by CI).
 option(SENTINELLE_SANITIZE "Build with AddressSanitizer + UndefinedBehaviorSanitizer" OFF)
 option(SENTINELLE_BUILD_FUZZ "Build the libFuzzer targets in fuzz/ (clang only)" OFF)
 

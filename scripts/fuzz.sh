@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds build-fuzz/ (clang, libFuzzer + ASan + UBSan) and fuzzes every parser
-# of outside data for a bounded time each (docs/DEVELOPERS.md, "Fuzzing").
+# Builds the fuzzers in build-fuzz/ (clang, libFuzzer + ASan + UBSan; the tree
+# the sanitizer test suite uses too, scripts/build-sanitized.sh) and fuzzes
+# every parser of outside data for a bounded time each (DEVELOPERS.md,
+# "Sanitizers and fuzzing").
 #
 #   scripts/fuzz.sh                    every target, FUZZ_SECONDS (default 30) each
 #   scripts/fuzz.sh manifest http_request   only these targets
@@ -19,12 +21,7 @@ seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-$(nproc)}
 build=build-fuzz
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
-  -DSENTINELLE_BUILD_FUZZ=ON -DSENTINELLE_BUILD_TESTS=OFF -DSENTINELLE_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" --target fuzzers -- -j"$jobs"
+SAN_JOBS=$jobs scripts/build-sanitized.sh fuzzers
 
 if [ $# -gt 0 ]; then
   targets=("$@")

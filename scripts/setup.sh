@@ -10,7 +10,7 @@ PACKAGES=(
   mosquitto mosquitto-clients prometheus curl python3 chromium
   python3-numpy python3-scipy
   openssl docker-compose prometheus-blackbox-exporter
-  clang libclang-rt-dev
+  clang libclang-rt-dev llvm
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
