@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <mutex>
+#include <set>
 
 #include "model_fixture.h"
+#include "sentinelle/collector/monitoring.h"
+#include "sentinelle/collector/registry.h"
 #include "sentinelle/collector/training.h"
 #include "sentinelle/monitor/histogram.h"
 #include "sentinelle/predict/model_file.h"
@@ -138,8 +142,10 @@ TEST_F(TrainerTest, TrainsNetworkStationAndLinearModelsThatLoadAndBeatPersistenc
   // Reference histograms in the monitor's format, one per feature.
   auto reference = monitor::ReferenceSet::FromJson(net->reference);
   ASSERT_TRUE(reference.ok()) << reference.message();
-  EXPECT_EQ(reference->features.size(), net->spec.Width());
+  // One per feature, and the model's predictions on its validation window.
+  EXPECT_EQ(reference->features.size(), net->spec.Width() + 1);
   EXPECT_GE(reference->Find("pm25_lag0"), 0);
+  EXPECT_GE(reference->Find("pred/pm25/60"), 0);
 
   for (const TrainedModel& m : *models) {
     auto file = m.write("7", 1767225600);
@@ -212,6 +218,126 @@ TEST_F(TrainerTest, SkipsModelsWithTooFewRowsAndHonoursCancel) {
   TrainRequest unknown;
   unknown.stations = {"no-such-station"};
   EXPECT_FALSE(trainer.Run(unknown, {}, nullptr).ok());
+}
+
+// What identifies a trained model's content, in the order Run returns them.
+std::vector<std::string> Fingerprints(const std::vector<TrainedModel>& models) {
+  std::vector<std::string> out;
+  for (const TrainedModel& m : models) {
+    out.push_back(std::string(predict::ModelScopeName(m.scope)) + " " + m.station + " " +
+                  std::string(Name(m.target)) + "/" + std::to_string(m.horizon_min) + " " +
+                  std::to_string(static_cast<int>(m.kind)) + " " + m.booster_sha256 + " " +
+                  m.reference.dump());
+  }
+  return out;
+}
+
+TEST_F(TrainerTest, ModelsTrainedInParallelAreTheSameAsOneAtATime) {
+  TrainingConfig config = SmallTrainingConfig();
+  config.station_models = true;
+  config.horizons_min = {5, 60};
+  config.xgb.subsample = 0.8;  // the seed matters
+  config.parallel_models = 1;
+  auto one = Trainer(config, store_.get(), &env_).Run(TrainRequest{}, {}, nullptr);
+  config.parallel_models = 3;
+  std::vector<TrainProgress> progress;
+  std::mutex mu;
+  auto three = Trainer(config, store_.get(), &env_)
+                   .Run(TrainRequest{},
+                        [&](const TrainProgress& p) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          progress.push_back(p);
+                        },
+                        nullptr);
+  ASSERT_TRUE(one.ok()) << one.message();
+  ASSERT_TRUE(three.ok()) << three.message();
+  ASSERT_EQ(one->size(), 12u);  // 2 horizons x (network + 2 stations) x (xgboost + linear)
+  EXPECT_EQ(Fingerprints(*one), Fingerprints(*three));
+  ASSERT_EQ(progress.size(), 6u);
+  for (size_t i = 0; i < progress.size(); ++i) {
+    EXPECT_EQ(progress[i].done, static_cast<int>(i));  // counted once per model, in order
+    EXPECT_EQ(progress[i].total, 6);
+  }
+  // The first horizon's network model comes first, then its station models.
+  EXPECT_EQ((*three)[0].scope, predict::ModelScope::kNetwork);
+  EXPECT_EQ((*three)[0].horizon_min, 5);
+  EXPECT_EQ((*three)[2].scope, predict::ModelScope::kStation);
+}
+
+// The prediction drift reference: the boosted model's own predictions on its
+// validation window, in every model file of the same scope of the run.
+TEST_F(TrainerTest, BundlesCarryTheirScopesPredictionReferences) {
+  TrainingConfig config = SmallTrainingConfig();
+  config.station_models = true;
+  config.horizons_min = {5, 60};
+  auto models = Trainer(config, store_.get(), &env_).Run(TrainRequest{}, {}, nullptr);
+  ASSERT_TRUE(models.ok()) << models.message();
+  EXPECT_EQ(PredictionReferenceName(Variable::kPm25, 60), "pred/pm25/60");
+  std::map<std::string, std::map<int, uint64_t>> pred_totals;  // station ("" network) -> horizon -> count
+  for (const TrainedModel& m : *models) {
+    SCOPED_TRACE(m.station + " " + std::to_string(m.horizon_min));
+    auto ref = monitor::ReferenceSet::FromJson(m.reference);
+    ASSERT_TRUE(ref.ok()) << ref.message();
+    EXPECT_GE(ref->Find("pm25_lag0"), 0);
+    for (int h : {5, 60}) {
+      const int i = ref->Find(PredictionReferenceName(Variable::kPm25, h));
+      ASSERT_GE(i, 0) << "pred/pm25/" << h;
+      const uint64_t total = ref->features[i].Total();
+      auto [it, fresh] = pred_totals[m.station].emplace(h, total);
+      EXPECT_EQ(it->second, total) << "one entry per scope and horizon";
+      if (h == m.horizon_min && m.kind == predict::ModelKind::kXgboost) {
+        EXPECT_EQ(total, static_cast<uint64_t>(m.validation_rows));  // every validation prediction
+        // Binned from the predictions, not copied from the target's inputs.
+        EXPECT_NE(ref->features[i].edges, ref->features[ref->Find("pm25_lag0")].edges);
+      }
+    }
+    EXPECT_EQ(ref->Find("pred/pm10/60"), -1);  // not trained
+    // The model file carries the same reference.
+    auto file = m.write("9", 1767225600);
+    ASSERT_TRUE(file.ok()) << file.message();
+    auto envelope = predict::ReadModelFile(*file);
+    ASSERT_TRUE(envelope.ok()) << envelope.message();
+    EXPECT_EQ(envelope->training.at("reference_histograms"), m.reference);
+  }
+  ASSERT_EQ(pred_totals.size(), 3u);  // network and two stations
+  // A station model's predictions are its own: fewer than the network's.
+  for (const auto& [station, totals] : pred_totals) {
+    if (station.empty()) continue;
+    EXPECT_LT(totals.at(60), pred_totals.at("").at(60)) << station;
+  }
+}
+
+TEST_F(TrainerTest, TheMonitorWatchesThePredictionStreamOfAProductionModel) {
+  TrainingConfig config = SmallTrainingConfig();
+  auto models = Trainer(config, store_.get(), &env_).Run(TrainRequest{}, {}, nullptr);
+  ASSERT_TRUE(models.ok()) << models.message();
+  auto registry = ModelRegistry::Open(dir_.File("models"));
+  ASSERT_TRUE(registry.ok()) << registry.message();
+  int64_t newest = 0;
+  for (const TrainedModel& m : *models) newest = std::max(newest, m.window_to_s);
+  for (const TrainedModel& m : *models) {
+    if (m.kind != predict::ModelKind::kXgboost) continue;
+    ASSERT_TRUE(m.gate_passed) << m.gate_reason;
+    auto rec = (*registry)->Register(m, TriggerInfo{"manual", "test", ""}, newest);
+    ASSERT_TRUE(rec.ok()) << rec.message();
+    ASSERT_TRUE((*registry)->Promote(rec->version, Stage::kProduction, {}, "test", "test", newest).ok());
+  }
+  MonitorDeps deps;
+  deps.store = store_.get();
+  deps.registry = registry->get();
+  auto monitor = Monitor::Open(MonitoringConfig{}, dir_.File("alarms.db"), deps);
+  ASSERT_TRUE(monitor.ok()) << monitor.message();
+  ASSERT_TRUE((*monitor)->RefreshReferences(newest).ok());
+  ASSERT_TRUE((*monitor)->Rebuild(newest).ok());
+  (*monitor)->Evaluate(newest);
+  const nlohmann::json drift = (*monitor)->DriftJson(std::nullopt);
+  ASSERT_EQ(drift.size(), 2u);
+  for (const auto& station : drift) {
+    std::set<std::string> features;
+    for (const auto& f : station.at("features")) features.insert(f.at("feature").get<std::string>());
+    EXPECT_TRUE(features.count("pred/pm25/60")) << station.dump();
+    EXPECT_TRUE(features.count("pm25")) << station.dump();
+  }
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <random>
+#include <thread>
 #include <unordered_map>
 
 #include "sentinelle/collector/training.h"
@@ -101,14 +104,6 @@ std::map<int64_t, double> PersistenceForecasts(const std::vector<Reading>& histo
 
 namespace {
 
-// One station's rows for one target/horizon, split at the cutoff.
-struct StationRows {
-  std::string station;
-  TrainingSet train;
-  TrainingSet val;
-  std::vector<double> val_persistence;
-};
-
 // Feature rows of every window of one station, computed once and shared by
 // all targets and horizons (the features do not depend on them): the same
 // FeatureBuilder pass as predict::BuildTrainingMatrix, which only differs in
@@ -137,42 +132,82 @@ StationFeatures ComputeFeatures(std::vector<Reading>& history, const FeatureSpec
   return f;
 }
 
-// The time-ordered split of one station's rows for (target, horizon),
-// straight from the shared feature rows: a row is labelled when the target
-// is valid at t + horizon (as in BuildTrainingMatrix), then goes to train or
-// validation as SplitByTime decides.
-void SplitLabelled(const StationFeatures& f, const std::vector<Reading>& history, Variable target,
-                   int horizon_min, int64_t cutoff_s, TrainingSet& train, TrainingSet& val) {
+// The rows one model trains and validates on: the time-ordered split of its
+// stations' rows for (target, horizon), appended station after station, with
+// each station's range of validation rows and the seasonal persistence
+// forecast of every validation row.
+struct FitRows {
+  TrainingSet train, val;
+  std::vector<double> val_persistence;
+  struct Member {
+    std::string station;
+    size_t val_begin = 0, val_end = 0;
+  };
+  std::vector<Member> members;
+  std::vector<std::string> seen;  // stations with at least one row
+};
+
+// Appends one station's rows straight from its shared feature rows: a row is
+// labelled when the target is valid at t + horizon (as in
+// BuildTrainingMatrix), then goes to train or validation as SplitByTime
+// decides. Reads `history` and `f` only (safe from several threads).
+void AppendStation(const std::string& station, const StationFeatures& f,
+                   const std::vector<Reading>& history, Variable target, int horizon_min,
+                   int64_t cutoff_s, FitRows& out) {
   std::unordered_map<int64_t, float> target_at;
   target_at.reserve(history.size());
   for (const Reading& r : history) {
     if (r.valid(target)) target_at.emplace(r.window_end_s, static_cast<float>(r.value(target)));
   }
   const int64_t ahead_s = int64_t{horizon_min} * 60;
-  train.X = DenseMatrix(0, f.X.cols);
-  val.X = DenseMatrix(0, f.X.cols);
+  if (out.train.X.rows == 0) out.train.X.cols = f.X.cols;
+  if (out.val.X.rows == 0) out.val.X.cols = f.X.cols;
+  FitRows::Member member{station, out.val.X.rows, out.val.X.rows};
+  const size_t train_before = out.train.X.rows;
   for (size_t i = 0; i < f.X.rows; ++i) {
     const int64_t t = f.window_end_s[i];
     auto it = target_at.find(t + ahead_s);
     if (it == target_at.end()) continue;
     TrainingSet* dst = nullptr;
-    if (t + ahead_s < cutoff_s) dst = &train;
-    else if (t >= cutoff_s) dst = &val;
+    if (t + ahead_s < cutoff_s) dst = &out.train;
+    else if (t >= cutoff_s) dst = &out.val;
     if (!dst) continue;
     dst->X.AppendRow(f.X.row(i), f.X.cols);
     dst->y.push_back(it->second);
     dst->window_end_s.push_back(t);
   }
+  member.val_end = out.val.X.rows;
+  if (member.val_end > member.val_begin) {
+    const auto pers = PersistenceForecasts(history, target, horizon_min, cutoff_s);
+    for (size_t i = member.val_begin; i < member.val_end; ++i) {
+      auto it = pers.find(out.val.window_end_s[i]);
+      out.val_persistence.push_back(it == pers.end() ? kMissingValue : it->second);
+    }
+  }
+  if (out.train.X.rows > train_before || member.val_end > member.val_begin) {
+    out.seen.push_back(station);
+  }
+  out.members.push_back(std::move(member));
 }
 
-void AppendRows(TrainingSet& dst, const TrainingSet& src) {
-  if (src.X.rows == 0) return;
-  if (dst.X.rows == 0) dst.X.cols = src.X.cols;
-  dst.X.data.insert(dst.X.data.end(), src.X.data.begin(), src.X.data.end());
-  dst.X.rows += src.X.rows;
-  dst.y.insert(dst.y.end(), src.y.begin(), src.y.end());
-  dst.window_end_s.insert(dst.window_end_s.end(), src.window_end_s.begin(),
-                          src.window_end_s.end());
+// Runs fn(0 .. n-1) on up to `workers` threads (the caller's included),
+// each index once, in increasing order of start; after fn returns false no
+// further index starts.
+void ParallelFor(size_t n, int workers, const std::function<bool(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  auto worker = [&] {
+    while (!stop.load()) {
+      const size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      if (!fn(i)) stop.store(true);
+    }
+  };
+  const int count = std::clamp(workers, 1, std::max(1, static_cast<int>(n)));
+  std::vector<std::thread> threads;
+  for (int w = 1; w < count; ++w) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace
@@ -207,7 +242,7 @@ std::vector<float> PredictRows(const std::function<float(const float*)>& f, cons
 // entry per feature of the specification, context bands from each row's
 // window end. At most ~50,000 evenly spaced rows feed the quantiles, which
 // bounds memory on a year of network rows without moving the edges much.
-Result<nlohmann::json> ReferenceHistograms(const FeatureSpec& spec, const TrainingSet& train) {
+Result<monitor::ReferenceSet> ReferenceHistograms(const FeatureSpec& spec, const TrainingSet& train) {
   const std::vector<std::string> names = spec.Names();
   const size_t stride = std::max<size_t>(1, train.X.rows / 50000);
   // Features never present in the training rows have no reference (the
@@ -231,9 +266,7 @@ Result<nlohmann::json> ReferenceHistograms(const FeatureSpec& spec, const Traini
     for (size_t k = 0; k < present.size(); ++k) row[k] = x[present[k]];
     builder.AddRow(train.window_end_s[r], row);
   }
-  auto set = builder.Build();
-  if (!set) return set.error();
-  return set->ToJson();
+  return builder.Build();
 }
 
 nlohmann::json XgbParamsJson(const XgbTrainingParams& p) {
@@ -249,6 +282,10 @@ nlohmann::json XgbParamsJson(const XgbTrainingParams& p) {
 
 Trainer::Trainer(TrainingConfig config, HistoryStore* store, Env* env)
     : config_(std::move(config)), store_(store), env_(env) {}
+
+std::string PredictionReferenceName(Variable target, int horizon_min) {
+  return "pred/" + std::string(Name(target)) + "/" + std::to_string(horizon_min);
+}
 
 Result<std::vector<TrainedModel>> Trainer::Run(const TrainRequest& request,
                                                const ProgressFn& progress,
@@ -305,230 +342,290 @@ Result<std::vector<TrainedModel>> Trainer::Run(const TrainRequest& request,
       return MakeError("horizon " + std::to_string(horizon) + ": " + steps.message());
     }
   }
-  // Features once per station for every target and horizon.
+  // Features once per station for every target and horizon, stations in
+  // parallel (each thread sorts and reads its own station's history).
   std::map<std::string, StationFeatures> features;
-  for (const std::string& st : stations) features[st] = ComputeFeatures(history[st], spec);
+  for (const std::string& st : stations) features[st];
+  ParallelFor(stations.size(), config_.parallel_models, [&](size_t i) {
+    features.at(stations[i]) = ComputeFeatures(history.at(stations[i]), spec);
+    return true;
+  });
   const uint64_t seed = request.seed.value_or(config_.seed);
   const std::string xgb_version = xgb::LibraryVersion();
   const int64_t trained_until_s = to_s - 1;
   const bool station_models = request.station_models && config_.station_models;
 
-  TrainProgress prog;
-  prog.total = static_cast<int>(targets.size() * horizons.size() *
-                                ((request.network ? 1 : 0) + (station_models ? stations.size() : 0)));
-  std::vector<TrainedModel> out;
-  auto note_skip = [&](const std::string& what) {
-    if (skipped) skipped->push_back(what);
+  // One job per model to train, in the order the models are returned:
+  // per target and horizon the network model, then each station's. Jobs run
+  // on `parallel_models` threads; each reads the shared history and feature
+  // rows and builds its own rows, so results do not depend on the schedule.
+  struct FitJob {
+    Variable target;
+    int horizon_min;
+    ModelScope scope;
+    std::string station;  // station scope
   };
-
+  std::vector<FitJob> jobs;
   for (Variable target : targets) {
     for (int horizon : horizons) {
-      const std::string label = std::string(Name(target)) + "/" + std::to_string(horizon);
-      std::vector<StationRows> rows;
-      for (const std::string& st : stations) {
-        StationRows sr;
-        sr.station = st;
-        SplitLabelled(features[st], history[st], target, horizon, cutoff_s, sr.train, sr.val);
-        const auto pers = PersistenceForecasts(history[st], target, horizon, cutoff_s);
-        sr.val_persistence.reserve(sr.val.X.rows);
-        for (int64_t t : sr.val.window_end_s) {
-          auto it = pers.find(t);
-          sr.val_persistence.push_back(it == pers.end() ? kMissingValue : it->second);
-        }
-        rows.push_back(std::move(sr));
+      if (request.network) jobs.push_back({target, horizon, ModelScope::kNetwork, ""});
+      if (station_models) {
+        for (const std::string& st : stations) jobs.push_back({target, horizon, ModelScope::kStation, st});
       }
+    }
+  }
+  struct FitResult {
+    Status status;
+    std::vector<TrainedModel> models;
+    std::vector<std::shared_ptr<predict::ModelFileRequest>> requests;  // one per model
+    std::vector<monitor::ReferenceSet> inputs;                           // one per model
+    std::optional<monitor::ReferenceFeature> prediction;  // the boosted model's pred/... entry
+    std::string skipped;
+  };
+  std::vector<FitResult> results(jobs.size());
+  std::mutex mu;  // progress callback and counter
+  TrainProgress prog;
+  prog.total = static_cast<int>(jobs.size());
 
-      // Trains one boosted model and its linear fallback on the rows of `members`.
-      auto fit = [&](ModelScope scope, const std::vector<const StationRows*>& members) -> Status {
-        if (cancel && cancel->load()) return MakeError("cancelled");
-        const std::string name =
-            label + " " + (scope == ModelScope::kNetwork ? std::string("network") : members[0]->station);
-        prog.step = name;
-        if (progress) progress(prog);
-        TrainingSet train, val;
-        std::vector<double> val_pers;
-        std::vector<std::string> seen;
-        for (const StationRows* m : members) {
-          AppendRows(train, m->train);
-          AppendRows(val, m->val);
-          val_pers.insert(val_pers.end(), m->val_persistence.begin(), m->val_persistence.end());
-          if (m->train.X.rows + m->val.X.rows > 0) seen.push_back(m->station);
-        }
-        ++prog.done;
-        if (train.X.rows < static_cast<size_t>(config_.min_train_rows) ||
-            val.X.rows < static_cast<size_t>(config_.min_validation_rows)) {
-          note_skip(name + ": " + std::to_string(train.X.rows) + " training and " +
-                    std::to_string(val.X.rows) + " validation rows");
-          return Status::Ok();
-        }
-        if (request.TEST_shuffle_train_labels) {
-          std::mt19937_64 rng(seed);
-          std::shuffle(train.y.begin(), train.y.end(), rng);
-        }
-        auto built = ReferenceHistograms(spec, train);
-        if (!built) return MakeError(name + " reference histograms: " + built.message());
-        nlohmann::json reference = std::move(*built);
-        auto per_station = [&](const std::function<std::vector<float>(const DenseMatrix&)>& f) {
-          std::map<std::string, FitMetrics> res;
-          for (const StationRows* m : members) {
-            if (m->val.X.rows == 0) continue;
-            res[m->station] = ComputeFitMetrics(m->val.y, f(m->val.X), m->val_persistence);
-          }
-          return res;
-        };
-        auto base = [&](ModelKind kind) {
-          TrainedModel tm;
-          tm.kind = kind;
-          tm.scope = scope;
-          tm.station = scope == ModelScope::kStation ? members[0]->station : "";
-          tm.target = target;
-          tm.horizon_min = horizon;
-          tm.spec = spec;
-          tm.train_rows = static_cast<int64_t>(train.X.rows);
-          tm.validation_rows = static_cast<int64_t>(val.X.rows);
-          tm.window_from_s = from_s;
-          tm.window_to_s = to_s;
-          tm.cutoff_s = cutoff_s;
-          tm.stations = seen;
-          tm.reference = reference;
-          return tm;
-        };
-        auto gate = [&](TrainedModel& tm) {
-          tm.gate_passed = tm.overall.persistence_rows > 0 && tm.overall.skill > config_.min_skill;
-          char buf[200];
-          std::snprintf(buf, sizeof buf, "skill %.4f vs seasonal persistence (RMSE %.4g vs %.4g) %s %.4f",
-                        tm.overall.skill, tm.overall.model_rmse_on_persistence_rows,
-                        tm.overall.persistence_rmse, tm.gate_passed ? ">" : "<=", config_.min_skill);
-          tm.gate_reason = tm.overall.persistence_rows > 0 ? buf : "persistence never answered";
-        };
-        auto request_for = [&](const TrainedModel& tm, nlohmann::json training) {
-          predict::ModelFileRequest r;
-          r.scope = tm.scope;
-          r.station = tm.station;
-          r.target = target;
-          r.horizon_min = horizon;
-          r.trained_until_s = trained_until_s;
-          r.spec = spec;
-          training["metrics"] = tm.overall.ToJson();
-          training["window"] = {{"from", FormatUtc(from_s)}, {"to", FormatUtc(to_s)},
-                                {"cutoff", FormatUtc(cutoff_s)}};
-          training["train_rows"] = tm.train_rows;
-          training["validation_rows"] = tm.validation_rows;
-          training["stations"] = tm.stations;
-          training["reference_histograms"] = tm.reference;
-          r.training = std::move(training);
-          return r;
-        };
+  auto fit = [&](const FitJob& job, FitResult& res) -> Status {
+    const Variable target = job.target;
+    const int horizon = job.horizon_min;
+    const ModelScope scope = job.scope;
+    const std::string name = std::string(Name(target)) + "/" + std::to_string(horizon) + " " +
+                             (scope == ModelScope::kNetwork ? std::string("network") : job.station);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      prog.step = name;
+      if (progress) progress(prog);
+      ++prog.done;
+    }
+    if (cancel && cancel->load()) return MakeError("cancelled");
+    FitRows rows;
+    if (scope == ModelScope::kNetwork) {
+      for (const std::string& st : stations) {
+        AppendStation(st, features.at(st), history.at(st), target, horizon, cutoff_s, rows);
+      }
+    } else {
+      AppendStation(job.station, features.at(job.station), history.at(job.station), target,
+                    horizon, cutoff_s, rows);
+    }
+    TrainingSet& train = rows.train;
+    TrainingSet& val = rows.val;
+    const std::vector<double>& val_pers = rows.val_persistence;
+    if (train.X.rows < static_cast<size_t>(config_.min_train_rows) ||
+        val.X.rows < static_cast<size_t>(config_.min_validation_rows)) {
+      res.skipped = name + ": " + std::to_string(train.X.rows) + " training and " +
+                    std::to_string(val.X.rows) + " validation rows";
+      return Status::Ok();
+    }
+    if (request.TEST_shuffle_train_labels) {
+      std::mt19937_64 rng(seed);
+      std::shuffle(train.y.begin(), train.y.end(), rng);
+    }
+    auto built = ReferenceHistograms(spec, train);
+    if (!built) return MakeError(name + " reference histograms: " + built.message());
+    const monitor::ReferenceSet inputs = std::move(*built);
+    // Metrics per station from predictions of every validation row.
+    auto per_station = [&](const std::vector<float>& predicted) {
+      std::map<std::string, FitMetrics> out_metrics;
+      for (const FitRows::Member& m : rows.members) {
+        if (m.val_end == m.val_begin) continue;
+        const auto b = static_cast<ptrdiff_t>(m.val_begin), e = static_cast<ptrdiff_t>(m.val_end);
+        out_metrics[m.station] = ComputeFitMetrics(
+            std::vector<float>(val.y.begin() + b, val.y.begin() + e),
+            std::vector<float>(predicted.begin() + b, predicted.begin() + e),
+            std::vector<double>(val_pers.begin() + b, val_pers.begin() + e));
+      }
+      return out_metrics;
+    };
+    auto base = [&](ModelKind kind) {
+      TrainedModel tm;
+      tm.kind = kind;
+      tm.scope = scope;
+      tm.station = job.station;
+      tm.target = target;
+      tm.horizon_min = horizon;
+      tm.spec = spec;
+      tm.train_rows = static_cast<int64_t>(train.X.rows);
+      tm.validation_rows = static_cast<int64_t>(val.X.rows);
+      tm.window_from_s = from_s;
+      tm.window_to_s = to_s;
+      tm.cutoff_s = cutoff_s;
+      tm.stations = rows.seen;
+      return tm;
+    };
+    auto gate = [&](TrainedModel& tm) {
+      tm.gate_passed = tm.overall.persistence_rows > 0 && tm.overall.skill > config_.min_skill;
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "skill %.4f vs seasonal persistence (RMSE %.4g vs %.4g) %s %.4f",
+                    tm.overall.skill, tm.overall.model_rmse_on_persistence_rows,
+                    tm.overall.persistence_rmse, tm.gate_passed ? ">" : "<=", config_.min_skill);
+      tm.gate_reason = tm.overall.persistence_rows > 0 ? buf : "persistence never answered";
+    };
+    // The model file request; the reference histograms are filled in when
+    // every model of the run is trained (see below).
+    auto request_for = [&](const TrainedModel& tm, nlohmann::json training) {
+      auto r = std::make_shared<predict::ModelFileRequest>();
+      r->scope = tm.scope;
+      r->station = tm.station;
+      r->target = target;
+      r->horizon_min = horizon;
+      r->trained_until_s = trained_until_s;
+      r->spec = spec;
+      training["metrics"] = tm.overall.ToJson();
+      training["window"] = {{"from", FormatUtc(from_s)}, {"to", FormatUtc(to_s)},
+                            {"cutoff", FormatUtc(cutoff_s)}};
+      training["train_rows"] = tm.train_rows;
+      training["validation_rows"] = tm.validation_rows;
+      training["stations"] = tm.stations;
+      r->training = std::move(training);
+      return r;
+    };
+    auto add = [&](TrainedModel tm, std::shared_ptr<predict::ModelFileRequest> req) {
+      res.models.push_back(std::move(tm));
+      res.requests.push_back(std::move(req));
+      res.inputs.push_back(inputs);
+    };
 
-        // Boosted model.
-        xgb::TrainParams p;
-        p.tree_method = config_.xgb.tree_method;
-        p.max_depth = config_.xgb.max_depth;
-        p.eta = config_.xgb.eta;
-        p.num_rounds = config_.xgb.num_rounds;
-        p.subsample = config_.xgb.subsample;
-        p.colsample_bytree = config_.xgb.colsample_bytree;
-        p.min_child_weight = config_.xgb.min_child_weight;
-        p.lambda = config_.xgb.lambda;
-        p.nthread = config_.xgb.nthread;
-        p.max_bin = config_.xgb.max_bin;
-        auto trained = xgb::TrainXgb(p, train.X, train.y, &val.X, &val.y,
-                                     config_.xgb.early_stopping_rounds, seed,
-                                     predict::XgbEncoding::kUbjson);
-        if (!trained) return MakeError(name + ": " + trained.message());
-        auto booster = xgb::Booster::Load(trained->bytes);
-        if (!booster) return MakeError(name + ": " + booster.message());
-        auto val_pred = booster->PredictDense(val.X.data.data(), val.X.rows, val.X.cols);
-        if (!val_pred) return MakeError(name + ": " + val_pred.message());
-        std::vector<predict::GoldenPair> golden;
-        bool golden_failed = false;
-        golden = predict::MakeGoldenPairs(train.X, 8, [&](const float* x) {
+    // Boosted model.
+    xgb::TrainParams p;
+    p.tree_method = config_.xgb.tree_method;
+    p.max_depth = config_.xgb.max_depth;
+    p.eta = config_.xgb.eta;
+    p.num_rounds = config_.xgb.num_rounds;
+    p.subsample = config_.xgb.subsample;
+    p.colsample_bytree = config_.xgb.colsample_bytree;
+    p.min_child_weight = config_.xgb.min_child_weight;
+    p.lambda = config_.xgb.lambda;
+    p.nthread = config_.xgb.nthread;
+    p.max_bin = config_.xgb.max_bin;
+    auto trained = xgb::TrainXgb(p, train.X, train.y, &val.X, &val.y,
+                                 config_.xgb.early_stopping_rounds, seed,
+                                 predict::XgbEncoding::kUbjson);
+    if (!trained) return MakeError(name + ": " + trained.message());
+    auto booster = xgb::Booster::Load(trained->bytes);
+    if (!booster) return MakeError(name + ": " + booster.message());
+    auto val_pred = booster->PredictDense(val.X.data.data(), val.X.rows, val.X.cols);
+    if (!val_pred) return MakeError(name + ": " + val_pred.message());
+    bool golden_failed = false;
+    std::vector<predict::GoldenPair> golden =
+        predict::MakeGoldenPairs(train.X, 8, [&](const float* x) {
           auto y = booster->PredictRow(x, train.X.cols);
           if (!y) golden_failed = true;
           return y ? *y : 0.0f;
         });
-        if (golden_failed) return MakeError(name + ": reference prediction failed");
-        {
-          TrainedModel tm = base(ModelKind::kXgboost);
-          tm.rounds = trained->rounds;
-          tm.xgboost_version = xgb_version;
-          tm.hyperparameters = XgbParamsJson(config_.xgb);
-          tm.hyperparameters["seed"] = seed;
-          tm.overall = ComputeFitMetrics(val.y, *val_pred, val_pers);
-          tm.per_station = per_station([&](const DenseMatrix& X) {
-            auto y = booster->PredictDense(X.data.data(), X.rows, X.cols);
-            return y ? std::move(*y) : std::vector<float>(X.rows, NAN);
-          });
-          gate(tm);
-          tm.booster_sha256 = Sha256Hex(trained->bytes);
-          nlohmann::json training = {{"rows", train.X.rows},
-                                     {"rounds", trained->rounds},
-                                     {"validation_rmse", trained->validation_rmse},
-                                     {"seed", seed},
-                                     {"params", tm.hyperparameters},
-                                     {"xgboost_version", xgb_version}};
-          auto req = std::make_shared<predict::ModelFileRequest>(request_for(tm, training));
-          auto bytes = std::make_shared<const std::string>(std::move(trained->bytes));
-          auto pairs = std::make_shared<const std::vector<predict::GoldenPair>>(std::move(golden));
-          tm.write = [req, bytes, pairs](const std::string& version,
-                                         int64_t created_at_s) -> Result<std::string> {
-            predict::ModelFileRequest r = *req;
-            r.version = version;
-            r.created_at_s = created_at_s;
-            predict::ModelEnvelope e = predict::EnvelopeFor(r);
-            e.kind = ModelKind::kXgboost;
-            e.encoding = std::string(predict::XgbEncodingName(predict::XgbEncoding::kUbjson));
-            e.booster = *bytes;
-            e.self_test = *pairs;
-            return predict::WriteModelFile(e);
-          };
-          out.push_back(std::move(tm));
-        }
-
-        // Linear fallback on the same rows.
-        if (request.linear) {
-          auto ridge = predict::FitRidge(train.X, train.y, config_.linear_lambda);
-          if (!ridge) return MakeError(name + " linear: " + ridge.message());
-          auto model = std::make_shared<const predict::LinearModel>(std::move(*ridge));
-          auto f = [model](const float* x) { return static_cast<float>(model->Predict(x)); };
-          TrainedModel tm = base(ModelKind::kLinear);
-          tm.hyperparameters = {{"lambda", config_.linear_lambda}};
-          tm.overall = ComputeFitMetrics(val.y, PredictRows(f, val.X), val_pers);
-          tm.per_station = per_station([&](const DenseMatrix& X) { return PredictRows(f, X); });
-          gate(tm);
-          const std::string weights = model->ToJson().dump();
-          tm.booster_sha256 = Sha256Hex(weights);
-          auto pairs = std::make_shared<const std::vector<predict::GoldenPair>>(
-              predict::MakeGoldenPairs(train.X, 8, f));
-          auto req = std::make_shared<predict::ModelFileRequest>(
-              request_for(tm, {{"rows", train.X.rows}, {"lambda", config_.linear_lambda}}));
-          tm.write = [req, weights, pairs](const std::string& version,
-                                           int64_t created_at_s) -> Result<std::string> {
-            predict::ModelFileRequest r = *req;
-            r.version = version;
-            r.created_at_s = created_at_s;
-            predict::ModelEnvelope e = predict::EnvelopeFor(r);
-            e.kind = ModelKind::kLinear;
-            e.encoding = "linear";
-            e.booster = weights;
-            e.self_test = *pairs;
-            return predict::WriteModelFile(e);
-          };
-          out.push_back(std::move(tm));
-        }
-        return Status::Ok();
+    if (golden_failed) return MakeError(name + ": reference prediction failed");
+    // Reference of the model's own predictions on the validation window, at
+    // their target times (the monitor's prediction drift stream).
+    {
+      monitor::ReferenceBuilder pred({PredictionReferenceName(target, horizon)});
+      for (size_t i = 0; i < val.X.rows; ++i) {
+        pred.AddValue(0, val.window_end_s[i] + int64_t{horizon} * 60, (*val_pred)[i]);
+      }
+      auto set = pred.Build();
+      if (set && set->features.size() == 1) res.prediction = std::move(set->features[0]);
+    }
+    {
+      TrainedModel tm = base(ModelKind::kXgboost);
+      tm.rounds = trained->rounds;
+      tm.xgboost_version = xgb_version;
+      tm.hyperparameters = XgbParamsJson(config_.xgb);
+      tm.hyperparameters["seed"] = seed;
+      tm.overall = ComputeFitMetrics(val.y, *val_pred, val_pers);
+      tm.per_station = per_station(*val_pred);
+      gate(tm);
+      tm.booster_sha256 = Sha256Hex(trained->bytes);
+      nlohmann::json training = {{"rows", train.X.rows},
+                                 {"rounds", trained->rounds},
+                                 {"validation_rmse", trained->validation_rmse},
+                                 {"seed", seed},
+                                 {"params", tm.hyperparameters},
+                                 {"xgboost_version", xgb_version}};
+      auto req = request_for(tm, training);
+      auto bytes = std::make_shared<const std::string>(std::move(trained->bytes));
+      auto pairs = std::make_shared<const std::vector<predict::GoldenPair>>(std::move(golden));
+      tm.write = [req, bytes, pairs](const std::string& version,
+                                     int64_t created_at_s) -> Result<std::string> {
+        predict::ModelFileRequest r = *req;
+        r.version = version;
+        r.created_at_s = created_at_s;
+        predict::ModelEnvelope e = predict::EnvelopeFor(r);
+        e.kind = ModelKind::kXgboost;
+        e.encoding = std::string(predict::XgbEncodingName(predict::XgbEncoding::kUbjson));
+        e.booster = *bytes;
+        e.self_test = *pairs;
+        return predict::WriteModelFile(e);
       };
+      add(std::move(tm), std::move(req));
+    }
 
-      if (request.network) {
-        std::vector<const StationRows*> all;
-        for (const auto& r : rows) all.push_back(&r);
-        if (Status st = fit(ModelScope::kNetwork, all); !st) return st.error();
+    // Linear fallback on the same rows.
+    if (request.linear) {
+      auto ridge = predict::FitRidge(train.X, train.y, config_.linear_lambda);
+      if (!ridge) return MakeError(name + " linear: " + ridge.message());
+      auto model = std::make_shared<const predict::LinearModel>(std::move(*ridge));
+      auto f = [model](const float* x) { return static_cast<float>(model->Predict(x)); };
+      TrainedModel tm = base(ModelKind::kLinear);
+      tm.hyperparameters = {{"lambda", config_.linear_lambda}};
+      const std::vector<float> predicted = PredictRows(f, val.X);
+      tm.overall = ComputeFitMetrics(val.y, predicted, val_pers);
+      tm.per_station = per_station(predicted);
+      gate(tm);
+      const std::string weights = model->ToJson().dump();
+      tm.booster_sha256 = Sha256Hex(weights);
+      auto pairs = std::make_shared<const std::vector<predict::GoldenPair>>(
+          predict::MakeGoldenPairs(train.X, 8, f));
+      auto req = request_for(tm, {{"rows", train.X.rows}, {"lambda", config_.linear_lambda}});
+      tm.write = [req, weights, pairs](const std::string& version,
+                                       int64_t created_at_s) -> Result<std::string> {
+        predict::ModelFileRequest r = *req;
+        r.version = version;
+        r.created_at_s = created_at_s;
+        predict::ModelEnvelope e = predict::EnvelopeFor(r);
+        e.kind = ModelKind::kLinear;
+        e.encoding = "linear";
+        e.booster = weights;
+        e.self_test = *pairs;
+        return predict::WriteModelFile(e);
+      };
+      add(std::move(tm), std::move(req));
+    }
+    return Status::Ok();
+  };
+
+  ParallelFor(jobs.size(), config_.parallel_models, [&](size_t i) {
+    try {
+      results[i].status = fit(jobs[i], results[i]);
+    } catch (const std::exception& e) {
+      results[i].status = MakeError(std::string("training: ") + e.what());
+    }
+    return static_cast<bool>(results[i].status);
+  });
+  // The first failure in job order (the same one a sequential run reports).
+  for (const FitResult& r : results) {
+    if (!r.status) return r.status.error();
+  }
+
+  // Reference histograms: each model's training inputs, plus the prediction
+  // references of every boosted model of the same scope (network, or that
+  // station) in this run, so the one reference the monitor takes for a
+  // station (docs/MONITORING.md) covers each target and horizon trained.
+  std::map<std::string, std::vector<const monitor::ReferenceFeature*>> predictions;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (results[i].prediction) predictions[jobs[i].station].push_back(&*results[i].prediction);
+  }
+  std::vector<TrainedModel> out;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    FitResult& r = results[i];
+    if (!r.skipped.empty() && skipped) skipped->push_back(r.skipped);
+    for (size_t k = 0; k < r.models.size(); ++k) {
+      monitor::ReferenceSet set = std::move(r.inputs[k]);
+      for (const monitor::ReferenceFeature* f : predictions[jobs[i].station]) {
+        set.features.push_back(*f);
       }
-      if (station_models) {
-        for (const auto& r : rows) {
-          if (Status st = fit(ModelScope::kStation, {&r}); !st) return st.error();
-        }
-      }
+      r.models[k].reference = set.ToJson();
+      r.requests[k]->training["reference_histograms"] = r.models[k].reference;
+      out.push_back(std::move(r.models[k]));
     }
   }
   (void)env_;

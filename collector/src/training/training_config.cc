@@ -82,6 +82,10 @@ void LoadTrainingConfig(ConfigReader& r, const std::string& store_path, Training
       !(x.colsample_bytree > 0 && x.colsample_bytree <= 1)) {
     Fail(r, "training.xgboost", "has an out-of-range parameter");
   }
+  t.parallel_models = r.Get<int>("training.parallel_models", t.parallel_models);
+  if (t.parallel_models < 1 || t.parallel_models > 64) {
+    Fail(r, "training.parallel_models", "must lie in 1..64");
+  }
   t.schedule_interval_s = r.Get<int64_t>("training.schedule_interval_s", t.schedule_interval_s);
   t.alarm_cooldown_s = r.Get<int64_t>("training.alarm_cooldown_s", t.alarm_cooldown_s);
   if (t.schedule_interval_s < 0 || t.alarm_cooldown_s < 0) {

@@ -73,6 +73,12 @@ std::map<int64_t, double> PersistenceForecasts(const std::vector<Reading>& histo
 void SplitByTime(const predict::TrainingSet& all, int64_t cutoff_s, int horizon_min,
                  predict::TrainingSet& train, predict::TrainingSet& val);
 
+// Name of the reference entry holding a model's predictions on its
+// validation window (context at the target time): "pred/{target}/{horizon_min}",
+// the prediction stream the drift monitor compares live answers with
+// (docs/MONITORING.md, "Prediction drift").
+std::string PredictionReferenceName(Variable target, int horizon_min);
+
 // One model the trainer produced (before the registry gives it a number).
 struct TrainedModel {
   predict::ModelKind kind = predict::ModelKind::kXgboost;
@@ -95,7 +101,10 @@ struct TrainedModel {
   std::string gate_reason;
   nlohmann::json hyperparameters;
   std::string xgboost_version;     // "" for linear
-  nlohmann::json reference;        // drift reference histograms (see docs/MODELS.md)
+  // Drift reference histograms (monitor::ReferenceSet JSON, docs/MODELS.md):
+  // one entry per input feature, and "pred/{target}/{horizon}" for every
+  // boosted model of the same scope trained in the same run.
+  nlohmann::json reference;
 };
 
 struct TrainRequest {

@@ -15,15 +15,15 @@ namespace sentinelle::collector {
 struct XgbTrainingParams {
   std::string tree_method = "hist";
   int max_depth = 6;
-  double eta = 0.1;
+  double eta = 0.2;
   int num_rounds = 300;
   int early_stopping_rounds = 20;
   double subsample = 1.0;
   double colsample_bytree = 1.0;
   double min_child_weight = 1.0;
   double lambda = 1.0;
-  int nthread = 2;
-  int max_bin = 256;
+  int nthread = 1;    // OpenMP threads per booster (parallel_models boosters at once)
+  int max_bin = 256;  // 64 trains ~15 % faster but costs the 5-minute models skill (docs/PERFORMANCE.md)
 };
 
 struct TrainingConfig {
@@ -41,6 +41,9 @@ struct TrainingConfig {
   uint64_t seed = 42;
   double linear_lambda = 1e-3;
   XgbTrainingParams xgb;
+  // Models trained at the same time (threads), each booster with
+  // xgb.nthread OpenMP threads.
+  int parallel_models = 2;
   // Triggers.
   int64_t schedule_interval_s = 7 * 86400;  // 0 disables the schedule
   int64_t alarm_cooldown_s = 86400;         // between two alarm-triggered retrains of a target
