@@ -97,12 +97,28 @@ void GapLedger::RemoveSeq(StationLedger& l, int64_t seq) {
   }
 }
 
+void GapLedger::Heard(StationLedger& l, int64_t now_ms) {
+  // Back after a silence longer than a retry period (reconnected, or this
+  // collector restarted): requests sent meanwhile may never have reached it,
+  // and it is replaying its unconfirmed readings now. Its gaps get a full
+  // retry period from here before they can time out.
+  if (now_ms - l.heard_ms > int64_t{config_.retry_s} * 1000) {
+    for (GapRecord& g : l.open) {
+      if (g.attempts > 0 && g.last_request_ms < now_ms) {
+        g.last_request_ms = now_ms;
+        l.gaps_dirty = true;
+      }
+    }
+  }
+  l.heard_ms = std::max(l.heard_ms, now_ms);
+}
+
 void GapLedger::StageReading(const std::string& station, int64_t seq, bool replay,
                              int64_t now_ms) {
   if (seq <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   StationLedger& l = Mutable(station);
-  l.heard_ms = std::max(l.heard_ms, now_ms);
+  Heard(l, now_ms);
   if (seq > l.high) {
     if (seq > l.high + 1) AddGap(station, l, l.high + 1, seq - 1, now_ms);
     l.high = seq;
@@ -125,7 +141,7 @@ void GapLedger::StageLastSeq(const std::string& station, int64_t last_seq, int64
   if (last_seq <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   StationLedger& l = Mutable(station);
-  l.heard_ms = std::max(l.heard_ms, now_ms);
+  Heard(l, now_ms);
   if (last_seq > l.high) {
     AddGap(station, l, l.high + 1, last_seq, now_ms);
     l.high = last_seq;

@@ -179,6 +179,7 @@ TEST(GapLedgerTest, RequestsAfterGraceRetriesThenTimesOut) {
   EXPECT_EQ(r[0].to_seq, 4);
   l.CommitStaged();
   EXPECT_TRUE(l.StageRequests(20000, AlwaysReachable, nullptr).empty());  // retry_s not over
+  l.StageLastSeq("a", 5, 20000);  // periodic status: the station stays in touch
   l.CommitStaged();
   ASSERT_EQ(l.StageRequests(40000, AlwaysReachable, nullptr).size(), 1u);
   l.CommitStaged();
@@ -222,10 +223,40 @@ TEST(GapLedgerTest, SilentStationKeepsItsGapOpenAndIsAskedAgain) {
   l.CommitStaged();
   ASSERT_EQ(l.OpenGaps().size(), 1u);  // [6, 9] from the status, still in its grace
   EXPECT_EQ(l.OpenGaps()[0].from_seq, 6);
+  EXPECT_EQ(l.OpenGaps()[0].attempts, 0);
   EXPECT_TRUE(l.StageRequests(120000, AlwaysReachable, nullptr).size() == 1u);
   WriteBatch none;
   l.ExportStaged(&none);
   EXPECT_TRUE(none.lost_gaps.empty());
+}
+
+TEST(GapLedgerTest, StationBackFromSilenceGetsARetryPeriodToReplay) {
+  // Asked for while silent, the station comes back just after the last
+  // retry period ended: its birth status must not let the gap time out
+  // before its replay of the unconfirmed readings arrives.
+  GapLedger l(FastGaps());
+  l.StageReading("a", 1, false, 0);
+  l.StageReading("a", 5, false, 0);
+  l.CommitStaged();
+  ASSERT_EQ(l.StageRequests(10000, AlwaysReachable, nullptr).size(), 1u);
+  l.CommitStaged();
+  ASSERT_EQ(l.StageRequests(40000, AlwaysReachable, nullptr).size(), 1u);
+  l.CommitStaged();
+  l.StageLastSeq("a", 5, 71000);  // birth after 71 s of silence
+  l.CommitStaged();
+  EXPECT_TRUE(l.StageRequests(72000, AlwaysReachable, nullptr).empty());
+  WriteBatch early;
+  l.ExportStaged(&early);
+  EXPECT_TRUE(early.lost_gaps.empty());
+  l.CommitStaged();
+  // Talking, and still no replay of [2, 4] a retry period later: lost.
+  l.StageReading("a", 6, false, 90000);
+  l.CommitStaged();
+  EXPECT_TRUE(l.StageRequests(101000, AlwaysReachable, nullptr).empty());
+  WriteBatch b;
+  l.ExportStaged(&b);
+  ASSERT_EQ(b.lost_gaps.size(), 1u);
+  EXPECT_EQ(b.lost_gaps[0].reason, "timeout");
 }
 
 TEST(GapLedgerTest, ReplayAboveRequestedStartClosesTheRestAsLost) {

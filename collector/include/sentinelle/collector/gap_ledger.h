@@ -13,7 +13,9 @@
 //    the last of them followed by a reading or an online status from the
 //    station. A station silent since the last request may never have got it
 //    (link down, broker restarted, the command lost): the gap stays open and
-//    is asked again every `retry_s`.
+//    is asked again every `retry_s`. A station heard again after a silence
+//    longer than `retry_s` has a full `retry_s` to replay before its gaps
+//    can time out.
 //
 // Changes are staged by the writer thread and become visible (and persisted,
 // through WriteBatch) only when the writer commits: a failed commit leaves the
@@ -85,6 +87,7 @@ class GapLedger {
   void CloseLost(StationLedger& l, size_t index, int64_t to_seq, int64_t now_ms,
                  const char* reason);
   void RemoveSeq(StationLedger& l, int64_t seq);
+  void Heard(StationLedger& l, int64_t now_ms);
 
   GapConfig config_;
   mutable std::mutex mu_;
