@@ -3,12 +3,16 @@
 // through a real Mosquitto. Compares batch sizes and in-flight caps in the
 // same run; the batch-of-1 rows are the baseline.
 //
-//   build-agent/bin/agent_drain_bench [readings=8640]
+//   build/bin/agent_drain_bench [readings=8640] [batch inflight [fsync]]
+// With batch and inflight only that one configuration runs ("fsync": each
+// confirmation committed with its own fsync, StoreConfig::relaxed_confirm_sync
+// off, as before).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -66,7 +70,8 @@ struct Outcome {
   size_t messages = 0;
 };
 
-Outcome Run(MosquittoBroker& broker, int n, int batch, int inflight, int run_id) {
+Outcome Run(MosquittoBroker& broker, int n, int batch, int inflight, bool confirm_fsync,
+            int run_id) {
   TempDir dir;
   const std::string station = "bench-" + std::to_string(run_id);
   Prefill(dir.File("agent.db"), station, n);
@@ -78,6 +83,7 @@ Outcome Run(MosquittoBroker& broker, int n, int batch, int inflight, int run_id)
   c.input.kind = InputKind::kNone;
   c.store.path = dir.File("agent.db");
   c.store.max_rows = 1000000;
+  c.store.relaxed_confirm_sync = !confirm_fsync;
   c.mqtt.uri = broker.uri();
   c.mqtt.client_id = "agent-" + station;
   c.mqtt.batch_max_readings = batch;
@@ -124,19 +130,27 @@ int main(int argc, char** argv) {
     int batch;
     int inflight;
     const char* note;
+    bool confirm_fsync = false;  // each confirmation with its own fsync (as before)
   };
-  const Case cases[] = {
+  std::vector<Case> cases = {
       {1, 8, "baseline: one reading per message"},
       {1, 1000, "one reading per message, 1000 in flight"},
       {50, 8, ""},
       {500, 8, "default"},
       {1000, 8, "max batch"},
+      {1, 8, "baseline, each confirmation fsynced", true},
+      {50, 8, "each confirmation fsynced", true},
+      {500, 8, "default, each confirmation fsynced", true},
   };
+  if (argc > 3) {
+    cases = {{std::atoi(argv[2]), std::atoi(argv[3]), "selected",
+              argc > 4 && std::string(argv[4]) == "fsync"}};
+  }
   std::printf("%-9s %-9s %-9s %-10s %-12s %-14s %s\n", "readings", "batch", "inflight", "messages",
               "seconds", "readings/s", "note");
   int run = 0;
   for (const Case& k : cases) {
-    const Outcome o = Run(broker, n, k.batch, k.inflight, ++run);
+    const Outcome o = Run(broker, n, k.batch, k.inflight, k.confirm_fsync, ++run);
     std::printf("%-9lld %-9d %-9d %-10zu %-12.3f %-14.0f %s%s\n", static_cast<long long>(o.confirmed),
                 k.batch, k.inflight, o.messages, o.seconds, o.confirmed / o.seconds, k.note,
                 o.finished ? "" : " (DID NOT FINISH in 60 s)");

@@ -437,8 +437,16 @@ bool Engine::PublishRowsLocked(const std::vector<StoredReading>& rows, size_t co
   const std::string payload = BuildBatchPayload(
       config_.station_id, replay ? DeliveryKind::kReplay : DeliveryKind::kLive, fragments);
   if (auto st = mqtt_->Publish(topics_.Readings(config_.station_id), payload, false); !st) {
-    spdlog::warn("mqtt: batch {}..{} not published: {}", rows[0].seq, rows[count - 1].seq,
-                 st.message());
+    // The pump retries on the next delivery or tick: one line per 10 s at
+    // most, with how many were left out.
+    metrics_.publish_failures.Increment();
+    ++publish_failures_unlogged_;
+    if (now - publish_failure_logged_mono_ms_ >= 10000 || publish_failure_logged_mono_ms_ == 0) {
+      spdlog::warn("mqtt: batch {}..{} not published: {} ({} such failures since the last line)",
+                   rows[0].seq, rows[count - 1].seq, st.message(), publish_failures_unlogged_);
+      publish_failure_logged_mono_ms_ = now;
+      publish_failures_unlogged_ = 0;
+    }
     return false;
   }
   metrics_.messages_published.Increment();

@@ -55,6 +55,8 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> reg)
                            "Readings confirmed end to end by the collector")),
       messages_published(C(*reg, "sentinelle_agent_messages_published_total",
                            "Reading batch messages handed to the MQTT client")),
+      publish_failures(C(*reg, "sentinelle_agent_publish_failures_total",
+                         "Reading batches the MQTT client refused (retried later)")),
       acks_rejected(C(*reg, "sentinelle_agent_acks_rejected_total",
                       "Ack payloads rejected as malformed or for another station")),
       commands_received(C(*reg, "sentinelle_agent_commands_total", "Commands accepted")),

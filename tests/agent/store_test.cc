@@ -218,6 +218,49 @@ TEST(StoreTest, ConfirmRemovesFromTheOutboxOnlyNamedSeqs) {
   EXPECT_EQ(range->size(), 3u);
 }
 
+// A confirmation is written without its own fsync, but reading commits keep
+// the configured synchronous level, and a confirmation still survives a
+// clean reopen. A store configured below FULL is left as configured.
+TEST(StoreTest, ConfirmRelaxesSyncForItselfOnly) {
+  TempDir dir;
+  {
+    auto store = Store::Open(Config(dir), "st-1", "boot-a");
+    ASSERT_TRUE(store);
+    EXPECT_EQ(*(*store)->TEST_Synchronous(), 2);  // FULL
+    for (int i = 0; i < 4; ++i) {
+      Reading r = MakeReading(kEnd0 + 300 * i);
+      ASSERT_TRUE((*store)->Commit(r));
+    }
+    ASSERT_EQ(*(*store)->Confirm({{1, 3}}), 3);
+    EXPECT_EQ(*(*store)->TEST_Synchronous(), 2);  // back to FULL for the next commit
+    Reading r = MakeReading(kEnd0 + 300 * 4);
+    ASSERT_TRUE((*store)->Commit(r));
+  }
+  {
+    auto store = Store::Open(Config(dir), "st-1", "boot-b");
+    ASSERT_TRUE(store);
+    EXPECT_EQ((*store)->unconfirmed(), 2);  // seqs 4 and 5
+    auto rows = (*store)->Unconfirmed(0, 10);
+    ASSERT_TRUE(rows);
+    ASSERT_EQ(rows->size(), 2u);
+    EXPECT_EQ((*rows)[0].seq, 4);
+  }
+  {
+    StoreConfig normal = Config(dir);
+    normal.db.synchronous = "NORMAL";
+    auto store = Store::Open(normal, "st-1", "boot-c");
+    ASSERT_TRUE(store);
+    ASSERT_EQ(*(*store)->Confirm({{4, 4}}), 1);
+    EXPECT_EQ(*(*store)->TEST_Synchronous(), 1);
+  }
+  StoreConfig off = Config(dir);
+  off.db.synchronous = "OFF";
+  auto store = Store::Open(off, "st-1", "boot-d");
+  ASSERT_TRUE(store);
+  ASSERT_EQ(*(*store)->Confirm({{5, 5}}), 1);
+  EXPECT_EQ(*(*store)->TEST_Synchronous(), 0);  // never raised to NORMAL
+}
+
 TEST(StoreTest, BudgetDropsOldestConfirmedFirstThenOldestUnconfirmed) {
   TempDir dir;
   StoreConfig cfg = Config(dir);

@@ -55,6 +55,13 @@ struct StoreConfig {
   // Closed windows whose commit failed (disk full/IO error) are kept in
   // memory and retried; beyond this many the oldest is dropped and counted.
   int max_pending_commits = 1000;
+  // With WAL and synchronous FULL or EXTRA, confirmations are committed
+  // without an fsync of their own (synchronous NORMAL for that transaction):
+  // a confirmation lost on power failure only makes readings go out again, a
+  // duplicate the contract allows, and the next reading commit syncs the WAL
+  // with it. Not a configuration key; false only for the drain benchmark's
+  // comparison.
+  bool relaxed_confirm_sync = true;
 };
 
 struct MqttConfig {

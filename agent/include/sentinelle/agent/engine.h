@@ -202,6 +202,8 @@ class Engine {
   int64_t last_progress_mono_ms_ = 0;  // last ack progress (or start of waiting)
   int64_t ack_wait_ms_ = 0;          // current wait for ack progress before a replay
   int ack_timeouts_in_row_ = 0;      // replays since the last ack progress
+  int64_t publish_failure_logged_mono_ms_ = 0;
+  int64_t publish_failures_unlogged_ = 0;
   int64_t next_commit_retry_mono_ms_ = 0;
   bool ever_connected_ = false;
   int64_t last_status_mono_ms_ = 0;

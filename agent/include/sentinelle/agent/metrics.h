@@ -68,6 +68,7 @@ class Metrics {
   prometheus::Counter& store_errors;
   prometheus::Counter& readings_confirmed;
   prometheus::Counter& messages_published;
+  prometheus::Counter& publish_failures;
   prometheus::Counter& acks_rejected;
   prometheus::Counter& commands_received;
   prometheus::Counter& commands_rejected;

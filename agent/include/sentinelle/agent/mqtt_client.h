@@ -11,6 +11,7 @@
 // Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,7 +34,9 @@ struct MqttClientOptions {
   std::string key_file;
   int keepalive_s = 30;
   int connect_timeout_s = 10;
-  int max_inflight = 64;             // paho's own cap; the engine keeps fewer in flight
+  // paho's in-flight window and its publish buffer; Publish refuses a
+  // message beyond it. The engine keeps fewer in flight.
+  int max_inflight = 64;
   std::vector<std::string> subscriptions;  // (re)subscribed at QoS 1 on every connect
   std::string will_topic;
   std::string will_payload;          // retained, QoS 1
@@ -57,15 +60,20 @@ class MqttClient {
 
   // Starts one connection attempt; the outcome arrives through the handler.
   Status ConnectAsync();
-  // Hands a message to paho (non-blocking). Fails when not connected.
+  // Hands a message to paho (non-blocking). Fails when not connected or when
+  // max_inflight messages are already pending (flow control: retry after a
+  // delivery completes).
   Status Publish(const std::string& topic, const std::string& payload, bool retained);
   // Publishes `final_payload` (retained) when given, then disconnects, waiting
   // up to timeout_ms.
   void Disconnect(int timeout_ms, const std::string& final_topic = "",
                   const std::string& final_payload = "");
   bool connected() const;
-  // Published messages not yet acknowledged by the broker (PUBACK).
+  // Messages handed to Publish and not yet acknowledged by the broker
+  // (PUBACK), queued ones included; starts over at each connect.
   size_t pending_deliveries() const;
+  // Publishes refused because max_inflight messages were pending.
+  uint64_t refused_full() const;
 
  private:
   class Impl;

@@ -68,6 +68,7 @@ class Store {
   // Stored readings (confirmed or not) with from_seq <= seq <= to_seq.
   Result<std::vector<StoredReading>> Range(int64_t from_seq, int64_t to_seq, int limit);
   // Marks the given ranges confirmed; returns how many were newly confirmed.
+  // Without its own fsync when StoreConfig::relaxed_confirm_sync applies.
   Result<int64_t> Confirm(const std::vector<SeqRange>& ranges);
   // Unconfirmed readings with seq <= up_to_seq.
   Result<int64_t> CountUnconfirmedUpTo(int64_t up_to_seq);
@@ -84,6 +85,8 @@ class Store {
   // Test hook: caps the database file at n pages (PRAGMA max_page_count), so
   // commits fail with SQLITE_FULL like a full disk. 0 restores "unlimited".
   Status TEST_SetMaxPageCount(int64_t pages);
+  // PRAGMA synchronous of the connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+  Result<int> TEST_Synchronous();
   Result<int64_t> TEST_PageCount();
 
  private:
