@@ -11,4 +11,6 @@ if(TARGET sentinelle_ack_peer)
                         sentinelle_deploy_test_support sentinelle_warnings)
   target_include_directories(agent_memory_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests/deploy)
   add_dependencies(agent_memory_bench sentinelle-agent)
+  # The "models" option runs predict_make_models (bench/predict.cmake).
+  add_dependencies(agent_memory_bench predict_make_models)
 endif()

@@ -5,12 +5,15 @@
 // /proc/<pid>/status every 50 ms; the baseline is the agent's RSS right after
 // start-up (connected, idle) in the same run.
 //
-//   build/bin/agent_memory_bench [days=1] [tls]
+//   build/bin/agent_memory_bench [days=1] [tls|plain] [models]
 //
 // With "tls" the agent connects over TLS (ssl://, mqtt.ca_file) to a TLS
 // listener of the same broker, as production stations do; the ack peer
-// stays on the plain loopback listener. The end also prints the resident
-// pages per mapping (/proc/<pid>/smaps), largest first.
+// stays on the plain loopback listener. With "models" the agent runs with
+// prediction.model_dir holding the 8 benchmark models of predict_make_models
+// (200 trees, depth 6 each; written to a temporary directory first), so every
+// closed window is also predicted. The end also prints the resident pages per
+// mapping (/proc/<pid>/smaps), largest first.
 #include <signal.h>
 #include <unistd.h>
 
@@ -83,6 +86,17 @@ std::vector<std::pair<long, std::string>> RssByMapping(pid_t pid) {
 int main(int argc, char** argv) {
   const int days = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
   const bool tls = argc > 2 && std::string(argv[2]) == "tls";
+  const bool models = argc > 3 && std::string(argv[3]) == "models";
+  TempDir model_dir;
+  if (models) {
+    ChildProcess make({BinPath("predict_make_models"), model_dir.path()}, model_dir.File("make.log"));
+    if (!make.Start(false) || make.Wait(std::chrono::minutes(10)) != 0) {
+      std::fprintf(stderr, "predict_make_models failed (see %s)\n", model_dir.File("make.log").c_str());
+      return 1;
+    }
+    std::remove(model_dir.File("history.json").c_str());  // not a model
+    std::remove(model_dir.File("make.log").c_str());
+  }
   TempDir pki;
   const int tls_port = sentinelle::testing::FreeLoopbackPort();
   sentinelle::testing::BrokerOptions bo;
@@ -102,12 +116,18 @@ int main(int argc, char** argv) {
   if (!peer.Connect()) return 1;
   TempDir dir;
   const std::string cfg = dir.File("agent.json");
-  std::ofstream(cfg) << R"({"station_id":"mem-bench","clock":{"source":"input"},)"
+  // The benchmark models are trained for station "st-1" (bench/predict_models.h)
+  // and a station refuses another station's models.
+  std::ofstream(cfg) << R"({"station_id":")" << (models ? "st-1" : "mem-bench")
+                     << R"(","clock":{"source":"input"},)"
                      << R"("input":{"kind":"stdin"},"store":{"path":")" << dir.File("agent.db")
                      << R"("},"mqtt":{"uri":")"
                      << (tls ? "ssl://127.0.0.1:" + std::to_string(tls_port) : broker.uri())
                      << (tls ? R"(","ca_file":")" + pki.File("pki/ca.crt") : std::string())
-                     << R"("},"metrics":{"listen":"127.0.0.1:0"},"log":{"level":"warn"}})";
+                     << R"("},"metrics":{"listen":"127.0.0.1:0"},"log":{"level":"warn"})"
+                     << (models ? R"(,"prediction":{"model_dir":")" + model_dir.path() + "\"}"
+                                : std::string())
+                     << "}";
   ChildProcess agent({BinPath("sentinelle-agent"), "--config", cfg}, dir.File("agent.log"));
   if (!agent.Start(true)) return 1;
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // connected, idle
@@ -173,6 +193,7 @@ int main(int argc, char** argv) {
               "libraries and binary, shared clean pages), Pss %.2f MiB\n",
               anon / 1024.0, file / 1024.0, pss / 1024.0);
   std::printf("link: %s\n", tls ? "TLS (ssl://, mqtt.ca_file)" : "plain tcp://");
+  std::printf("models: %s\n", models ? "8 (200 trees, depth 6) in prediction.model_dir" : "none");
   std::printf("resident KiB per mapping at the end (largest 25):\n");
   for (size_t i = 0; i < mappings.size() && i < 25; ++i) {
     std::printf("  %6ld  %s\n", mappings[i].first, mappings[i].second.c_str());

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <memory>
 
+#include "sentinelle/sha256.h"
+
 namespace sentinelle {
 
 std::string ToHex(std::string_view bytes) {
@@ -40,6 +42,11 @@ Result<std::string> FromHex(std::string_view hex) {
 }
 
 std::string Sha256Hex(std::string_view bytes) {
+  // Small inputs (feature fingerprints, tokens) never touch libcrypto: the
+  // first OpenSSL 3 digest loads its provider, about 3.4 MiB resident in a
+  // process that may otherwise never need it (see sha256.h). Large inputs
+  // (model files, bundles) use OpenSSL's CPU-accelerated code.
+  if (bytes.size() < kPortableSha256MaxBytes) return PortableSha256Hex(bytes);
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
   return ToHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
