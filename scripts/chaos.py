@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaos_link import StationLink  # noqa: E402
 from demo import DEFAULT_STATIONS, INTERVAL_S, Demo, free_port, utc  # noqa: E402
