@@ -46,6 +46,7 @@ document.addEventListener('DOMContentLoaded', () => {
         return {length: p.getTotalLength(), w: b.width, h: b.height};
       }),
       bars: [...svg.querySelectorAll('rect.alarm-bar')].map(r => r.getBBox().width),
+      value_bars: [...svg.querySelectorAll('rect.bar')].map(r => r.getBBox().width),
       references: svg.querySelectorAll('line.reference').length,
     };
   });
@@ -121,6 +122,16 @@ TEST(HtmlReportBrowser, ChromiumLaysOutEveryChart) {
       for (const json& w : c["bars"]) EXPECT_GE(w.get<double>(), 2) << c.dump();
       continue;
     }
+    if (kind == "drift-profile" || kind == "accuracy-now") {
+      // Current figures as bars, laid out with a width (the PSI scale
+      // includes the 0.25 line, so small PSIs give short bars).
+      ASSERT_FALSE(c["value_bars"].empty()) << c.dump();
+      double widest = 0;
+      for (const json& w : c["value_bars"]) widest = std::max(widest, w.get<double>());
+      EXPECT_GT(widest, kind == "accuracy-now" ? 200 : 10) << c.dump();
+      EXPECT_GE(c["references"].get<int>(), kind == "drift-profile" ? 2 : 0) << c.dump();
+      continue;
+    }
     // A data path the browser measured: it spans the plot area's width
     // (the series cover the whole window) and has a length.
     ASSERT_EQ(c["series"].size(), 1u) << c.dump();
@@ -133,6 +144,7 @@ TEST(HtmlReportBrowser, ChromiumLaysOutEveryChart) {
   EXPECT_EQ(kinds["accuracy"], 4) << r.probe.dump();
   EXPECT_EQ(kinds["drift"], 1) << r.probe.dump();
   EXPECT_EQ(kinds["alarms"], 2) << r.probe.dump();
+  EXPECT_EQ(kinds["drift-profile"], 2) << r.probe.dump();
 }
 
 TEST(HtmlReportBrowser, HostileNamesStayText) {
@@ -150,7 +162,7 @@ TEST(HtmlReportBrowser, HostileNamesStayText) {
   // The browser parsed no element out of the names: no img, and the only
   // script is the probe.
   EXPECT_EQ(r.dom.find("<img"), std::string::npos);
-  EXPECT_EQ(r.probe["charts"].size(), 7u);
+  EXPECT_EQ(r.probe["charts"].size(), 9u);
 }
 
 TEST(HtmlReportBrowser, ProbeSeesAMissingChart) {
@@ -166,6 +178,35 @@ TEST(HtmlReportBrowser, ProbeSeesAMissingChart) {
   int accuracy = 0;
   for (const json& c : r.probe["charts"]) accuracy += c["kind"] == "accuracy";
   EXPECT_EQ(accuracy, 1);  // the network's only
+}
+
+TEST(HtmlReportBrowser, ShortRunHasChartsOfTheCurrentFigures) {
+  // One evaluation pass: a single series point per key, every feature ok.
+  ASSERT_EQ(access(kChromium, X_OK), 0) << "chromium is required (scripts/setup.sh)";
+  json report = testing::SampleReport();
+  for (json& s : report["stations"]) {
+    for (json& e : s["accuracy"]) e["series"] = json::array({e["series"].back()});
+    for (json& e : s["drift"]) {
+      if (e["status"] == "drift") e["status"] = "ok";
+      e["series"] = json::array({e["series"].back()});
+    }
+  }
+  for (json& e : report["network"]["accuracy"]) e["series"] = json::array({e["series"].back()});
+  TempDir dir;
+  const Rendered r = RenderInChromium(RenderReportHtml(report), dir);
+  ASSERT_TRUE(r.probe.is_object()) << r.log;
+  std::map<std::string, int> kinds;
+  for (const json& c : r.probe["charts"]) {
+    ++kinds[c["kind"].get<std::string>()];
+    if (c["kind"] == "drift-profile" || c["kind"] == "accuracy-now") {
+      EXPECT_FALSE(c["value_bars"].empty()) << c.dump();
+      EXPECT_GT(c["width"].get<double>(), 100) << c.dump();
+    }
+  }
+  // Per station: its PSI profile and its current RMSE; the network's RMSE.
+  EXPECT_EQ(kinds["drift-profile"], 2) << r.probe.dump();
+  EXPECT_EQ(kinds["accuracy-now"], 3) << r.probe.dump();
+  EXPECT_EQ(kinds["accuracy"], 0) << r.probe.dump();
 }
 
 }  // namespace

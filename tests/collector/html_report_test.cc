@@ -48,11 +48,17 @@ TEST(HtmlReport, SampleHasSectionsChartsAndTables) {
   EXPECT_EQ(Count(html, "data-kind=\"accuracy\""), 4u);
   EXPECT_EQ(Count(html, "data-kind=\"drift\""), 1u);
   EXPECT_EQ(Count(html, "data-kind=\"alarms\""), 2u);
+  // Every station with evaluated drift figures has its PSI profile (one bar
+  // per evaluated feature, pm10 is insufficient); no series is too short.
+  EXPECT_EQ(Count(html, "data-kind=\"drift-profile\""), 2u);
+  EXPECT_EQ(Count(html, "<rect class=\"bar\""), 4u);
+  EXPECT_EQ(Count(html, "data-kind=\"accuracy-now\""), 0u);
   EXPECT_EQ(Count(html, "<rect class=\"alarm-bar"), 3u);
   EXPECT_EQ(Count(html, "<rect class=\"alarm-bar open\""), 2u);
   EXPECT_EQ(SeriesPaths(html).size(), 5u);
-  // Reference lines: validation RMSE per accuracy chart, two PSI thresholds.
-  EXPECT_EQ(Count(html, "<line class=\"reference\""), 4u + 2u);
+  // Reference lines: validation RMSE per accuracy chart, two PSI thresholds
+  // on the drift chart and on each profile.
+  EXPECT_EQ(Count(html, "<line class=\"reference\""), 4u + 2u + 2u * 2u);
   EXPECT_NE(html.find("PSI \xC2\xB7 abj-cocody \xC2\xB7 pm25"), std::string::npos);
   EXPECT_EQ(html.find("PSI \xC2\xB7 abj-cocody \xC2\xB7 temperature_c"), std::string::npos);
   // Tables and the overview.
@@ -112,7 +118,11 @@ TEST(HtmlReport, GapsInASeriesLiftThePen) {
 TEST(HtmlReport, IsolatedPointsGetAMarker) {
   json report = SampleReport();
   json entry = AccuracyEntry("pm25", 60, "network", 5, 5);
-  entry["series"] = {{{"t", FormatUtc(testing::kReportFrom + 3600)}, {"rmse", 4.0}}};
+  // A point between gaps gets a marker (a lone point makes no line).
+  entry["series"] = {{{"t", FormatUtc(testing::kReportFrom + 3600)}, {"rmse", 4.0}},
+                     {{"t", FormatUtc(testing::kReportFrom + 7200)}, {"rmse", nullptr}},
+                     {{"t", FormatUtc(testing::kReportFrom + 10800)}, {"rmse", 5.0}},
+                     {{"t", FormatUtc(testing::kReportFrom + 14400)}, {"rmse", 6.0}}};
   report["stations"] = {{{"id", "s"}, {"accuracy", {entry}}}};
   const std::string html = RenderReportHtml(report);
   EXPECT_EQ(Count(html, "<circle class=\"point\""), 1u);
@@ -149,7 +159,7 @@ TEST(HtmlReport, HostileStringsAreEscapedEverywhere) {
   EXPECT_NE(html.find("<span class=\"badge bad\">&lt;script&gt;"), std::string::npos);
   // Every opened tag of the charts is closed: as many <svg as </svg>.
   EXPECT_EQ(Count(html, "<svg"), Count(html, "</svg>"));
-  EXPECT_EQ(Count(html, "<svg"), 7u);
+  EXPECT_EQ(Count(html, "<svg"), 9u);  // 7 and the two stations' PSI profiles
 }
 
 TEST(HtmlReport, NulAndInvalidUtf8DoNotBreakThePage) {
@@ -184,9 +194,30 @@ TEST(HtmlReport, EmptySectionsSaySo) {
   entry.erase("series");
   report["stations"][0]["accuracy"] = {entry};
   const std::string html2 = RenderReportHtml(report);
-  EXPECT_NE(html2.find("No drifting feature to chart."), std::string::npos);
-  EXPECT_NE(html2.find("No RMSE series to chart."), std::string::npos);
-  EXPECT_EQ(html2.find("<svg"), std::string::npos);
+  EXPECT_NE(html2.find("No drifting feature to chart over time."), std::string::npos);
+  EXPECT_EQ(html2.find("No RMSE series to chart."), std::string::npos);
+  // A short run: the current figures are charted (live and validation RMSE
+  // as bars, the PSI profile), never a line of one point.
+  EXPECT_EQ(Count(html2, "data-kind=\"accuracy-now\""), 1u);
+  EXPECT_EQ(Count(html2, "data-kind=\"drift-profile\""), 1u);
+  EXPECT_EQ(Count(html2, "<rect class=\"bar\""), 3u);
+  EXPECT_TRUE(SeriesPaths(html2).empty());
+  json one = AccuracyEntry("pm25", 60, "network", 5, 5);
+  one["series"] = {{{"t", FormatUtc(testing::kReportTo)}, {"rmse", 5}}};
+  report["stations"][0]["accuracy"] = {one};
+  const std::string html3 = RenderReportHtml(report);
+  EXPECT_EQ(Count(html3, "data-kind=\"accuracy-now\""), 1u);
+  EXPECT_EQ(Count(html3, "data-kind=\"accuracy\""), 0u);
+  // Two points make a line.
+  one["series"].push_back({{"t", FormatUtc(testing::kReportTo - 3600)}, {"rmse", 4}});
+  report["stations"][0]["accuracy"] = {one};
+  const std::string html4 = RenderReportHtml(report);
+  EXPECT_EQ(Count(html4, "data-kind=\"accuracy-now\""), 0u);
+  EXPECT_EQ(Count(html4, "data-kind=\"accuracy\""), 1u);
+  // Nothing to chart at all: no svg.
+  report["stations"][0]["drift"] = {DriftEntry("pm25", 0.01, "insufficient")};
+  report["stations"][0]["accuracy"] = json::array();
+  EXPECT_EQ(RenderReportHtml(report).find("<svg"), std::string::npos);
 }
 
 TEST(HtmlReport, MalformedInputRendersWithoutThrowing) {

@@ -196,10 +196,6 @@ std::vector<std::pair<int64_t, double>> SeriesPoints(const json& entry, const ch
   return pts;
 }
 
-bool HasValue(const std::vector<std::pair<int64_t, double>>& pts) {
-  return std::any_of(pts.begin(), pts.end(), [](const auto& p) { return std::isfinite(p.second); });
-}
-
 void ChartOpen(std::string& out, const char* kind, const std::string& title, double height) {
   out += "<figure><svg class=\"chart\" data-kind=\"";
   out += kind;
@@ -288,6 +284,68 @@ void LineChart(std::string& out, const LineChartSpec& c) {
            "\" r=\"2.5\" fill=\"#1f6feb\"/>";
   }
   out += "</svg></figure>";
+}
+
+// Current figures as horizontal bars (one per item, from 0), with vertical
+// reference lines: what the report shows when a series is too short for a
+// line (a short run, a key that just appeared).
+struct Bar {
+  std::string label;
+  double value;
+  bool secondary = false;  // drawn lighter (e.g. the validation figure)
+};
+
+struct BarChartSpec {
+  const char* kind;  // accuracy-now | drift-profile
+  std::string title;
+  std::string x_label;
+  std::vector<Bar> bars;  // finite values only
+  std::vector<ReferenceLine> references;
+};
+
+void BarChart(std::string& out, const BarChartSpec& c) {
+  constexpr double kLabelW = 200, kRowH = 18;
+  const double n = static_cast<double>(c.bars.size());
+  const double height = kTop + kRowH * n + kBottom;
+  const double left = kLabelW, pw = kChartW - left - kRight;
+  double x_max = 0;
+  for (const Bar& b : c.bars) x_max = std::max(x_max, b.value);
+  for (const auto& r : c.references) x_max = std::max(x_max, r.y);
+  x_max = x_max > 0 ? x_max * 1.1 : 1;
+  const auto X = [&](double v) { return left + pw * std::clamp(v, 0.0, x_max) / x_max; };
+  ChartOpen(out, c.kind, c.title, height);
+  const double base = kTop + kRowH * n;
+  out += "<g class=\"axes\" stroke=\"#888\" stroke-width=\"1\"><line x1=\"" + Coord(left) +
+         "\" y1=\"" + Coord(kTop) + "\" x2=\"" + Coord(left) + "\" y2=\"" + Coord(base) +
+         "\"/><line x1=\"" + Coord(left) + "\" y1=\"" + Coord(base) + "\" x2=\"" +
+         Coord(left + pw) + "\" y2=\"" + Coord(base) + "\"/></g>";
+  for (size_t i = 0; i < c.bars.size(); ++i) {
+    const Bar& b = c.bars[i];
+    const double y = kTop + kRowH * static_cast<double>(i);
+    std::string label = b.label.size() > 32 ? b.label.substr(0, 31) + "\xE2\x80\xA6" : b.label;
+    out += "<text x=\"4\" y=\"" + Coord(y + 13) + "\">" + Esc(label) + "</text>";
+    out += "<rect class=\"bar\" x=\"" + Coord(left) + "\" y=\"" + Coord(y + 3) +
+           "\" width=\"" + Coord(X(b.value) - left) + "\" height=\"12\" fill=\"" +
+           (b.secondary ? "#98a2b3" : "#1f6feb") + "\"><title>" +
+           Esc(b.label + ": " + Num(b.value, 4)) + "</title></rect>";
+    out += "<text x=\"" + Coord(X(b.value) + 3) + "\" y=\"" + Coord(y + 13) + "\">" +
+           Num(b.value, 3) + "</text>";
+  }
+  for (const auto& r : c.references) {
+    out += "<line class=\"reference\" x1=\"" + Coord(X(r.y)) + "\" y1=\"" + Coord(kTop) +
+           "\" x2=\"" + Coord(X(r.y)) + "\" y2=\"" + Coord(base) +
+           "\" stroke=\"#b42318\" stroke-dasharray=\"5 4\"><title>" + Esc(r.label) +
+           "</title></line>";
+  }
+  out += "<text x=\"" + Coord(left) + "\" y=\"" + Coord(height - 10) + "\">0</text>";
+  out += "<text x=\"" + Coord(left + pw) + "\" y=\"" + Coord(height - 10) +
+         "\" text-anchor=\"end\">" + Esc(c.x_label) + " " + Num(x_max, 3) + "</text>";
+  out += "</svg></figure>";
+}
+
+size_t FinitePoints(const std::vector<std::pair<int64_t, double>>& pts) {
+  return static_cast<size_t>(
+      std::count_if(pts.begin(), pts.end(), [](const auto& p) { return std::isfinite(p.second); }));
 }
 
 struct AlarmRow {
@@ -485,14 +543,31 @@ void AccuracySection(std::string& out, const json& entries, const std::string& s
   }
   out += "</tbody></table><div class=\"charts\">";
   int charted = 0;
+  // Keys whose series is too short for a line: their current figures.
+  BarChartSpec now{"accuracy-now", "Live RMSE now \xC2\xB7 " + (station.empty() ? "network" : station),
+                   "RMSE", {}, {}};
   for (const json& e : entries) {
     LineChartSpec c{"accuracy", "RMSE \xC2\xB7 " + AccuracyTitle(e, station), "RMSE",
                     SeriesPoints(e, "rmse"), {}, ctx.window};
-    if (!HasValue(c.points)) continue;
+    if (FinitePoints(c.points) < 2) {
+      const auto rmse = Number(e, "rmse");
+      if (!rmse || !std::isfinite(*rmse)) continue;
+      std::string key = Text(e, "target") + " +" + Text(e, "horizon_min") + " " + Text(e, "link");
+      if (station.empty() && !Text(e, "station").empty()) key = Text(e, "station") + " " + key;
+      now.bars.push_back({key + " live", *rmse});
+      if (const auto val = Number(e, "validation_rmse"); val && std::isfinite(*val)) {
+        now.bars.push_back({key + " validation", *val, true});
+      }
+      continue;
+    }
     if (const auto val = Number(e, "validation_rmse")) {
       c.references.push_back({*val, "validation RMSE " + Num(*val, 3)});
     }
     LineChart(out, c);
+    ++charted;
+  }
+  if (!now.bars.empty() && now.bars.size() <= 2 * kMaxTimelineRows) {
+    BarChart(out, now);
     ++charted;
   }
   out += "</div>";
@@ -520,18 +595,27 @@ void DriftSection(std::string& out, const json& entries, const std::string& stat
            (status.empty() ? "&mdash;" : Esc(status)) + "</span></td></tr>";
   }
   out += "</tbody></table><div class=\"charts\">";
+  // Every evaluated feature's current PSI at a glance.
+  BarChartSpec profile{"drift-profile", "PSI now \xC2\xB7 " + station, "PSI", {},
+                       {{0.1, "0.1 moderate"}, {0.25, "0.25 significant"}}};
+  for (const json& e : entries) {
+    const auto psi = Number(e, "psi");
+    if (Text(e, "status") == "insufficient" || !psi || !std::isfinite(*psi)) continue;
+    if (profile.bars.size() < kMaxTimelineRows) profile.bars.push_back({Text(e, "feature"), *psi});
+  }
+  if (!profile.bars.empty()) BarChart(out, profile);
   int charted = 0;
   for (const json& e : entries) {
     if (DriftOk(Text(e, "status"))) continue;
     LineChartSpec c{"drift", "PSI \xC2\xB7 " + station + " \xC2\xB7 " + Text(e, "feature"), "PSI",
                     SeriesPoints(e, "psi"), {{0.1, "0.1 moderate"}, {0.25, "0.25 significant"}},
                     ctx.window};
-    if (!HasValue(c.points)) continue;
+    if (FinitePoints(c.points) < 2) continue;  // the profile above has its figure
     LineChart(out, c);
     ++charted;
   }
   out += "</div>";
-  if (charted == 0) out += "<p class=\"note\">No drifting feature to chart.</p>";
+  if (charted == 0) out += "<p class=\"note\">No drifting feature to chart over time.</p>";
 }
 
 size_t OpenAlarms(const json& alarms) {
