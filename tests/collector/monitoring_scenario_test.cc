@@ -13,15 +13,20 @@
 //
 // DISABLED: against fixed thresholds the simulator's ordinary weather read
 // as regional drift at every station (pressure PSI 1.3 on day one, live
-// RMSE 1.5-1.7x validation on a quiet month), which raised regional alarms
-// and a retraining on the quiet month and hid the single-station drift. The
-// monitor now calibrates drift thresholds and the RMSE bound on each model's
-// own training window (docs/MONITORING.md, "Calibrated thresholds"): with
-// it the quiet month has no drift alarm and the regime change raises
-// regional drift, accuracy alarms and one retraining, but an accuracy alarm
-// at abj-plateau on quiet weather (2.27x validation vs a bound of 1.78x)
-// fails both, and the calibration drift raises no sensor fault. Run them with
-// --gtest_also_run_disabled_tests.
+// RMSE 1.5-1.7x validation on a quiet month). The monitor now calibrates
+// drift thresholds and the RMSE bound on each model's own training window
+// and requires lost skill against persistence for an accuracy alarm
+// (docs/MONITORING.md, "Calibrated thresholds", "Skill against
+// persistence"): the quiet month's accuracy alarm at abj-plateau is gone.
+// Still failing (latest run): the models' references now carry the
+// prediction stream (pred/pm25/60), whose thresholds are not calibrated
+// (readings do not carry it), and it drifts at every station from day two
+// (PSI 0.9-1.6), raising prediction_drift and a regional alarm on the quiet
+// month; the calibration drift at abj-cocody drifts by its own thresholds
+// from day 16 (shift 1.1-2.2 IQR against neighbours' 0.3-0.5) but no sensor
+// fault is raised because the neighbours' median shift (0.3-0.5 IQR, the
+// month's common seasonal offset) exceeds classifier.max_neighbour_shift
+// (0.2). Run them with --gtest_also_run_disabled_tests.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -118,6 +118,63 @@ TEST(AccuracyTest, SustainedDegradationRaisesThenClears) {
   EXPECT_TRUE(book.Open().empty());
 }
 
+TEST(AccuracyTest, HarderWeatherIsNotDegradationButLostSkillIs) {
+  // Validation: model RMSE 4, persistence RMSE 8 (ratio 0.5). Live, errors
+  // double (2x > 1.5x), first for both forecasters (harder weather), then
+  // for the model alone.
+  AccuracyTracker t(AccuracyOptions{3600, 6});
+  AlarmBook book(AlarmConfig{3, 3, 100});
+  const auto validation = [](const AccuracyKey&) -> std::optional<ValidationFigures> {
+    ValidationFigures v{4.0, NAN};
+    v.baseline_ratio = 0.5;
+    return v;
+  };
+  DegradationConfig cfg;  // skill_factor 1.2
+  auto run = [&](int from_h, int to_h, double model_err, double base_err) {
+    std::vector<Alarm> events;
+    bool added = true;
+    for (int h = from_h; h < to_h; ++h) {
+      for (int i = 1; i <= 12; ++i) {
+        const double sign = (i % 2) ? 1 : -1;
+        added = t.Add(Key(), kDryStart + h * 3600 + i * 300, 20 + sign * model_err, 20,
+                      20 + sign * base_err) && added;
+      }
+      for (auto& a : t.Evaluate(kDryStart + (h + 1) * 3600, validation, cfg, book)) {
+        events.push_back(a);
+      }
+    }
+    EXPECT_TRUE(added);
+    return events;
+  };
+  std::vector<Alarm> events = run(0, 24, 8.0, 16.0);
+  EXPECT_TRUE(events.empty()) << events.front().reason;
+  const auto s = t.Summary(Key(), kDryStart + 24 * 3600);
+  EXPECT_EQ(s->baseline_n, s->n);
+  EXPECT_NEAR(s->baseline_rmse, 16.0, 1e-9);
+  EXPECT_NEAR(s->paired_rmse, 8.0, 1e-9);
+  EXPECT_NEAR(s->rmse / 4.0, 2.0, 1e-9);  // beyond the 1.5x bound, yet no alarm
+  // Persistence back to its validation error, the model still at 2x: skill lost.
+  events = run(24, 48, 8.0, 8.0);
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events.front().open());
+  EXPECT_GT(events.front().figures.at("skill_ratio"), 1.2);
+  EXPECT_LE(events.front().figures.at("skill_ratio"), 2.0 + 1e-9);
+  EXPECT_DOUBLE_EQ(events.front().figures.at("skill_factor"), 1.2);
+  EXPECT_NE(events.front().reason.find("lost skill"), std::string::npos);
+}
+
+TEST(AccuracyTest, WithoutABaselineTheAbsoluteRuleDecides) {
+  AccuracyTracker t(AccuracyOptions{3600, 6});
+  AlarmBook book(AlarmConfig{1, 1, 100});
+  ValidationFigures v{4.0, NAN};
+  v.baseline_ratio = 0.5;
+  for (int i = 1; i <= 48; ++i) ASSERT_TRUE(t.Add(Key(), kDryStart + i * 60, 28, 20));  // no baseline
+  const auto events =
+      t.Evaluate(kDryStart + 3600, [&](const AccuracyKey&) { return v; }, DegradationConfig{}, book);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].figures.count("skill_ratio"), 0u);
+}
+
 TEST(AccuracyTest, FewSamplesGiveNoVerdict) {
   AccuracyTracker t;
   AlarmBook book(AlarmConfig{1, 1, 10});

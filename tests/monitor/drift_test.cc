@@ -524,6 +524,31 @@ TEST(ClassifierTest, UnevenRegionalShiftIsNotASensorFault) {
   EXPECT_EQ(VerdictOf(ClassifyDrift(net, off), "abj-g11").verdict, Verdict::kSensorFault);
 }
 
+TEST(ClassifierTest, AStationMovingAwayFromStillNeighboursIsASensorFaultWithinItsThresholds) {
+  // Nobody drifts by its own (calibrated, wide) thresholds; g11 moved 0.8
+  // IQR while its neighbours stayed within 0.1.
+  auto net = Network({});
+  for (auto& s : net) s.figures.shift = s.station_id == "abj-g11" ? 0.8 : 0.05;
+  auto v = ClassifyDrift(net);
+  EXPECT_EQ(VerdictOf(v, "abj-g11").verdict, Verdict::kSensorFault);
+  for (const auto& s : v.stations) {
+    if (s.station_id != "abj-g11") EXPECT_EQ(s.verdict, Verdict::kNone) << s.station_id;
+  }
+  // Below the 0.5 IQR difference: nothing.
+  for (auto& s : net) {
+    if (s.station_id == "abj-g11") s.figures.shift = 0.4;
+  }
+  EXPECT_EQ(VerdictOf(ClassifyDrift(net), "abj-g11").verdict, Verdict::kNone);
+  // Neighbours that moved too (weather): nothing.
+  for (auto& s : net) s.figures.shift = s.station_id == "abj-g11" ? 1.5 : 0.5;
+  EXPECT_EQ(VerdictOf(ClassifyDrift(net), "abj-g11").verdict, Verdict::kNone);
+  // Disabled: only drifting stations can be sensor faults.
+  for (auto& s : net) s.figures.shift = s.station_id == "abj-g11" ? 0.8 : 0.05;
+  ClassifierConfig off;
+  off.sensor_min_relative_shift = 0;
+  EXPECT_EQ(VerdictOf(ClassifyDrift(net, off), "abj-g11").verdict, Verdict::kNone);
+}
+
 TEST(AlarmBookTest, RestoredOpenAlarmClearsAfterGoodEvaluations) {
   AlarmBook book;  // raise_after 3, clear_after 3
   Alarm open;

@@ -43,8 +43,12 @@ struct MonitoredReference {
   std::map<std::pair<int, int>, size_t> pred_index;  // (target, horizon_min) -> feature
   // Calibrated per-feature thresholds (empty: the configured ones).
   std::vector<std::optional<monitor::DriftThresholds>> thresholds;
-  // Calibrated live/validation RMSE bound of the model (NaN: configured).
+  // Calibrated live/validation RMSE bound of the model (NaN: configured),
+  // its validation RMSE over persistence's on the same pairs and the
+  // calibrated bound on the live skill ratio (NaN: unknown / configured).
   double rmse_factor = NAN;
+  double baseline_ratio = NAN;
+  double skill_factor = NAN;
 };
 
 std::string PredFeature(Variable target, int horizon_min) {
@@ -115,6 +119,7 @@ class SeenRing {
 };
 
 struct Pending {
+  int64_t issued_s = 0;
   Variable target = Variable::kPm25;
   int horizon_min = 0;
   std::string link;
@@ -147,9 +152,22 @@ void PushPoint(Series& s, int64_t t, double v, size_t max_points) {
   while (s.size() > max_points) s.pop_front();
 }
 
-json SeriesJson(const Series& s, const char* name) {
+// The series, then the current figure `now` (time, value) when it is newer
+// than the last point: a report always ends with the figures it shows, and
+// a short run (one pass) still has a series to draw.
+json SeriesJson(const Series* s, const char* name,
+                std::optional<std::pair<int64_t, double>> now = std::nullopt) {
   json out = json::array();
-  for (const auto& [t, v] : s) out.push_back({{"t", FormatUtc(t)}, {name, Num(v)}});
+  int64_t last = INT64_MIN;
+  if (s) {
+    for (const auto& [t, v] : *s) {
+      out.push_back({{"t", FormatUtc(t)}, {name, Num(v)}});
+      last = t;
+    }
+  }
+  if (now && now->first > last && std::isfinite(now->second)) {
+    out.push_back({{"t", FormatUtc(now->first)}, {name, Num(now->second)}});
+  }
   return out;
 }
 
@@ -218,7 +236,12 @@ class MonitorMetrics {
         station_alarms_(Gauge(r, "sentinelle_monitor_station_alarms_active",
                               "Open alarms of a station (capped set of stations)")),
         station_score_(Gauge(r, "sentinelle_monitor_station_drift_score",
-                             "Largest drift score of a station (capped set of stations)")) {
+                             "Largest drift score of a station (capped set of stations)")),
+        model_versions_(Gauge(r, "sentinelle_model_versions",
+                              "Registry model versions per rollout stage (archived not counted)")),
+        model_stage_(Gauge(r, "sentinelle_model_stage_version",
+                           "Newest registry version in a rollout stage per target, horizon "
+                           "and kind")) {
     auto counter = [&](const char* name, const char* help) {
       return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
     };
@@ -273,6 +296,7 @@ class MonitorMetrics {
   prometheus::Family<prometheus::Counter>& cleared_;
   Family &rmse_, &mae_, &bias_, &hit_, &samples_, &validation_, &ratio_;
   Family &drift_stations_, &psi_max_, &score_max_, &station_alarms_, &station_score_;
+  Family &model_versions_, &model_stage_;
   std::array<prometheus::Gauge*, monitor::kAlarmKindCount> active_by_kind_{};
   std::array<prometheus::Counter*, monitor::kAlarmKindCount> raised_by_kind_{};
   std::array<prometheus::Counter*, monitor::kAlarmKindCount> cleared_by_kind_{};
@@ -326,15 +350,19 @@ struct Monitor::Impl {
   void Calibrate(MonitoredReference& ref, const json& training, const ModelRecord& record);
   void CalibrateAccuracy(MonitoredReference& ref, std::string_view bytes, const json& training,
                          const ModelRecord& record);
-  std::map<int64_t, double> rmse_factors;  // model version -> calibrated RMSE factor
+  // Model version -> calibrated figures (rmse_factor, baseline_ratio, skill_factor).
+  std::map<int64_t, monitor::ValidationFigures> calibrated_figures;
+  // Persistence forecast of a prediction: its target's value at issue time.
+  static double Baseline(const StationState& st, int64_t issued_s, Variable target);
   void AddPrediction(StationState& st, const PredictionRecord& p);
   std::optional<monitor::ValidationFigures> ValidationOf(const monitor::AccuracyKey& key);
   std::vector<Variable> TargetsOf(const std::string& feature) const;
   void RequestRetrain(const Alarm& a, const std::vector<Variable>& targets, int64_t now_s,
                       EvaluationSummary& summary);
   void Publish(int64_t now_s, double seconds);
+  void PublishStages();
   json AccuracyEntry(const monitor::AccuracyKey& key, const monitor::AccuracySummary& s,
-                     const Series* series);
+                     const Series* series, int64_t now_s);
 };
 
 StationState& Monitor::Impl::State(const std::string& id) {
@@ -442,8 +470,9 @@ void Monitor::Impl::CalibrateAccuracy(MonitoredReference& ref, std::string_view 
   const int64_t horizon_s = int64_t{record.family.horizon_min} * 60;
   const int64_t window_s = int64_t{config.accuracy_window_h} * 3600;
   const int64_t warmup_s = 2 * 86400;  // feature lags and rolling means
-  // Squared errors keyed by the predicted window's end, all stations.
-  std::vector<std::pair<int64_t, double>> sq;
+  // Squared errors keyed by the predicted window's end, all stations: the
+  // model's and persistence's (the value at issue time; NaN without one).
+  std::vector<std::tuple<int64_t, double, double>> sq;
   std::vector<float> x;
   for (const std::string& id : ids) {
     auto loaded = predict::LoadModel(
@@ -470,34 +499,69 @@ void Monitor::Impl::CalibrateAccuracy(MonitoredReference& ref, std::string_view 
       auto y = (*loaded)->model->Predict(x.data());
       if (!y.ok() || !std::isfinite(*y)) continue;
       const double e = static_cast<double>(*y) - a->second;
-      sq.emplace_back(a->first, e * e);
+      const auto now = actual.find(sr.reading.window_end_s);
+      const double b = now != actual.end() ? now->second - a->second : NAN;
+      sq.emplace_back(a->first, e * e, b * b);
     }
   }
   if (sq.empty()) return;
-  std::sort(sq.begin(), sq.end());
-  double total = 0;
-  for (const auto& [t, e] : sq) total += e;
-  const double overall = std::sqrt(total / static_cast<double>(sq.size()));
+  std::sort(sq.begin(), sq.end(), [](const auto& a, const auto& b) {
+    return std::get<0>(a) < std::get<0>(b);
+  });
+  // Sums over all pairs (model) and over the pairs with persistence (both).
+  struct Sums {
+    double model = 0, paired = 0, base = 0;
+    int64_t n = 0, n_base = 0;
+    void Add(const std::tuple<int64_t, double, double>& e, int sign) {
+      model += sign * std::get<1>(e);
+      n += sign;
+      if (std::isfinite(std::get<2>(e))) {
+        paired += sign * std::get<1>(e);
+        base += sign * std::get<2>(e);
+        n_base += sign;
+      }
+    }
+    double Skill() const {
+      return n_base > 0 && base > 0 ? std::sqrt(std::max(0.0, paired) / base) : NAN;
+    }
+  };
+  Sums total;
+  for (const auto& e : sq) total.Add(e, 1);
+  const double overall = std::sqrt(total.model / static_cast<double>(total.n));
+  const double overall_skill = total.Skill();
   // Windows (end - window_s, end], one ending at each day boundary; the
   // per-station errors are pooled (as the pooled series are).
-  std::vector<double> window_rmse;
+  std::vector<double> window_rmse, window_skill;
   size_t lo = 0, hi = 0;
-  double sum = 0;
-  for (int64_t end = (sq.front().first / 86400 + 1) * 86400 + window_s - 86400;
-       end <= sq.back().first + 86400; end += 86400) {
-    while (hi < sq.size() && sq[hi].first <= end) sum += sq[hi++].second;
-    while (lo < hi && sq[lo].first <= end - window_s) sum -= sq[lo++].second;
-    const size_t n = hi - lo;
-    if (n >= config.accuracy.min_samples * ids.size() && n > 0) {
-      window_rmse.push_back(std::sqrt(std::max(0.0, sum) / static_cast<double>(n)));
+  Sums win;
+  const int64_t first_t = std::get<0>(sq.front()), last_t = std::get<0>(sq.back());
+  for (int64_t end = (first_t / 86400 + 1) * 86400 + window_s - 86400; end <= last_t + 86400;
+       end += 86400) {
+    while (hi < sq.size() && std::get<0>(sq[hi]) <= end) win.Add(sq[hi++], 1);
+    while (lo < hi && std::get<0>(sq[lo]) <= end - window_s) win.Add(sq[lo++], -1);
+    const int64_t min_n = static_cast<int64_t>(config.accuracy.min_samples * ids.size());
+    if (win.n >= min_n && win.n > 0) {
+      window_rmse.push_back(std::sqrt(std::max(0.0, win.model) / static_cast<double>(win.n)));
     }
+    if (win.n_base >= min_n && win.n_base > 0) window_skill.push_back(win.Skill());
   }
+  const auto& cal = config.accuracy_calibration;
   ref.rmse_factor = monitor::RmseFactorFromWindows(
-      window_rmse, overall, config.accuracy_calibration.quantile,
-      config.accuracy_calibration.margin, config.accuracy.rmse_factor,
-      static_cast<size_t>(config.accuracy_calibration.min_windows));
-  spdlog::info("monitor: model {} RMSE factor {:.3g} from {} validation windows (RMSE {:.4g})",
-               record.version, ref.rmse_factor, window_rmse.size(), overall);
+      window_rmse, overall, cal.quantile, cal.margin, config.accuracy.rmse_factor,
+      static_cast<size_t>(cal.min_windows));
+  ref.baseline_ratio = overall_skill;
+  ref.skill_factor = monitor::RmseFactorFromWindows(window_skill, overall_skill, cal.quantile,
+                                                    cal.margin, config.accuracy.skill_factor,
+                                                    static_cast<size_t>(cal.min_windows));
+  spdlog::info("monitor: model {} RMSE factor {:.3g} from {} validation windows (RMSE {:.4g}); "
+               "RMSE over persistence {:.3g}, skill factor {:.3g} from {} windows",
+               record.version, ref.rmse_factor, window_rmse.size(), overall, ref.baseline_ratio,
+               ref.skill_factor, window_skill.size());
+}
+
+double Monitor::Impl::Baseline(const StationState& st, int64_t issued_s, Variable target) {
+  auto it = st.recent.find(issued_s);
+  return it != st.recent.end() ? static_cast<double>(it->second[static_cast<int>(target)]) : NAN;
 }
 
 void Monitor::Impl::AddReading(StationState& st, const StoredReading& sr) {
@@ -523,7 +587,8 @@ void Monitor::Impl::AddReading(StationState& st, const StoredReading& sr) {
     const Pending& p = it->second;
     const double actual = values[static_cast<int>(p.target)];
     monitor::AccuracyKey key{r.station_id, p.target, p.horizon_min, p.link, p.version};
-    if (std::isfinite(actual) && tracker.Add(key, r.window_end_s, p.value, actual)) {
+    if (std::isfinite(actual) &&
+        tracker.Add(key, r.window_end_s, p.value, actual, Baseline(st, p.issued_s, p.target))) {
       ++counters.pairs_joined;
     } else {
       ++counters.predictions_unmatched;
@@ -547,13 +612,15 @@ void Monitor::Impl::AddPrediction(StationState& st, const PredictionRecord& p) {
     auto it = st.ref->pred_index.find({static_cast<int>(*target), p.horizon_min});
     if (it != st.ref->pred_index.end()) st.window->AddValue(it->second, target_s, p.value);
   }
-  Pending pending{*target, p.horizon_min, p.model_kind, ParseVersion(p.model_version), p.value};
+  Pending pending{p.issued_s, *target, p.horizon_min, p.model_kind,
+                  ParseVersion(p.model_version), p.value};
   auto r = st.recent.find(target_s);
   if (r != st.recent.end()) {
     const double actual = r->second[static_cast<int>(*target)];
     monitor::AccuracyKey key{p.station_id, pending.target, pending.horizon_min, pending.link,
                              pending.version};
-    if (std::isfinite(actual) && tracker.Add(key, target_s, p.value, actual)) {
+    if (std::isfinite(actual) &&
+        tracker.Add(key, target_s, p.value, actual, Baseline(st, p.issued_s, *target))) {
       ++counters.pairs_joined;
     } else {
       ++counters.predictions_unmatched;
@@ -601,8 +668,10 @@ std::optional<monitor::ValidationFigures> Monitor::Impl::ValidationOf(
   const double rmse = ps != v.per_station.end() ? ps->second : v.rmse;
   if (!std::isfinite(rmse) || rmse <= 0) return std::nullopt;
   monitor::ValidationFigures figures{rmse, NAN};
-  if (auto f = rmse_factors.find(key.model_version); f != rmse_factors.end()) {
-    figures.rmse_factor = f->second;
+  if (auto f = calibrated_figures.find(key.model_version); f != calibrated_figures.end()) {
+    figures.rmse_factor = f->second.rmse_factor;
+    figures.baseline_ratio = f->second.baseline_ratio;
+    figures.skill_factor = f->second.skill_factor;
   }
   return figures;
 }
@@ -641,7 +710,8 @@ void Monitor::Impl::RequestRetrain(const Alarm& a, const std::vector<Variable>& 
 }
 
 json Monitor::Impl::AccuracyEntry(const monitor::AccuracyKey& key,
-                                  const monitor::AccuracySummary& s, const Series* series) {
+                                  const monitor::AccuracySummary& s, const Series* series,
+                                  int64_t now_s) {
   const auto v = ValidationOf(key);
   return {{"target", std::string(Name(key.target))},
           {"horizon_min", key.horizon_min},
@@ -653,7 +723,7 @@ json Monitor::Impl::AccuracyEntry(const monitor::AccuracyKey& key,
           {"bias", Num(s.bias)},
           {"aqi_hit_rate", Num(s.hit_rate)},
           {"validation_rmse", v ? Num(v->rmse) : json(nullptr)},
-          {"series", series ? SeriesJson(*series, "rmse") : json::array()}};
+          {"series", SeriesJson(series, "rmse", std::make_pair(now_s, s.rmse))}};
 }
 
 // ---------------------------------------------------------------------------
@@ -744,9 +814,43 @@ Result<CommitResult> MonitoredStore::Commit(const WriteBatch& batch) {
   return result;
 }
 
+// The registry's rollout stages as gauges (docs/MONITORING.md, "Metrics"):
+// versions per stage, and per (target, horizon, kind) the newest version in
+// each stage. Archived versions are not listed (their number only grows).
+void Monitor::Impl::PublishStages() {
+  if (!metrics || !deps.registry) return;
+  using Labels = MonitorMetrics::Labels;
+  std::vector<std::pair<Labels, double>> counts, newest;
+  std::map<Labels, int64_t> by_family;
+  for (Stage stage : {Stage::kCandidate, Stage::kShadow, Stage::kCanary, Stage::kProduction}) {
+    ModelFilter f;
+    f.stage = stage;
+    f.limit = 100000;
+    auto list = deps.registry->List(f);
+    if (!list) {
+      spdlog::warn("monitor: registry stages: {}", list.message());
+      return;
+    }
+    const std::string name(StageName(stage));
+    counts.emplace_back(Labels{{"stage", name}}, static_cast<double>(list->size()));
+    for (const ModelRecord& r : *list) {
+      int64_t& v = by_family[Labels{{"target", r.family.target},
+                                    {"horizon_min", std::to_string(r.family.horizon_min)},
+                                    {"kind", r.family.kind},
+                                    {"stage", name}}];
+      v = std::max(v, r.version);
+    }
+  }
+  for (const auto& [labels, v] : by_family) newest.emplace_back(labels, static_cast<double>(v));
+  std::lock_guard<std::mutex> lock(mu);
+  metrics->SetAll(metrics->model_versions_, counts);
+  metrics->SetAll(metrics->model_stage_, newest);
+}
+
 Status Monitor::RefreshReferences(int64_t now_s) {
   Impl& m = *impl_;
   if (!m.deps.registry) return Status::Ok();
+  m.PublishStages();
   ModelFilter f;
   f.stage = Stage::kProduction;
   auto list = m.deps.registry->List(f);
@@ -806,12 +910,15 @@ Status Monitor::RefreshReferences(int64_t now_s) {
     std::lock_guard<std::mutex> lock(m.mu);
     m.references_state = state;
     m.network_ref = network_ref;
-    for (const auto& [id, ref] : station_refs) {
-      if (std::isfinite(ref->rmse_factor)) m.rmse_factors[ref->version] = ref->rmse_factor;
-    }
-    if (network_ref && std::isfinite(network_ref->rmse_factor)) {
-      m.rmse_factors[network_ref->version] = network_ref->rmse_factor;
-    }
+    auto keep = [&](const MonitoredReference& ref) {
+      monitor::ValidationFigures figures;
+      figures.rmse_factor = ref.rmse_factor;
+      figures.baseline_ratio = ref.baseline_ratio;
+      figures.skill_factor = ref.skill_factor;
+      m.calibrated_figures[ref.version] = figures;
+    };
+    for (const auto& [id, ref] : station_refs) keep(*ref);
+    if (network_ref) keep(*network_ref);
     m.station_refs = std::move(station_refs);
     m.production_targets = targets;
     for (auto& [id, st] : m.stations) {
@@ -1211,7 +1318,8 @@ json Monitor::AccuracyJson(const std::optional<std::string>& station, int64_t no
     auto s = m.tracker.Summary(k, now_s);
     if (!s) continue;
     auto series = m.accuracy_series.find(k);
-    json e = m.AccuracyEntry(k, *s, series != m.accuracy_series.end() ? &series->second : nullptr);
+    json e = m.AccuracyEntry(k, *s, series != m.accuracy_series.end() ? &series->second : nullptr,
+                             now_s);
     e["station"] = k.station_id;
     list.push_back(std::move(e));
   }
@@ -1220,10 +1328,13 @@ json Monitor::AccuracyJson(const std::optional<std::string>& station, int64_t no
 
 namespace {
 
-json DriftEntries(const StationState& st) {
+// `at_s`: when st.latest was evaluated (its PSI ends the series).
+json DriftEntries(const StationState& st, int64_t at_s) {
   json list = json::array();
   for (const monitor::FeatureDrift& f : st.latest) {
     auto series = st.psi_series.find(f.feature);
+    std::optional<std::pair<int64_t, double>> now;
+    if (f.status != monitor::DriftStatus::kInsufficient) now = std::make_pair(at_s, f.psi);
     list.push_back({{"feature", f.feature},
                     {"psi", Num(f.psi)},
                     {"ks", Num(f.ks)},
@@ -1235,8 +1346,8 @@ json DriftEntries(const StationState& st) {
                     {"window_count", f.window_count},
                     {"status", std::string(monitor::DriftStatusName(f.status))},
                     {"detail", f.detail},
-                    {"series", series != st.psi_series.end() ? SeriesJson(series->second, "psi")
-                                                             : json::array()}});
+                    {"series", SeriesJson(series != st.psi_series.end() ? &series->second : nullptr,
+                                          "psi", now)}});
   }
   return list;
 }
@@ -1251,7 +1362,7 @@ json Monitor::DriftJson(const std::optional<std::string>& station) {
     if (station && id != *station) continue;
     list.push_back({{"station", id},
                     {"reference_version", st->ref ? json(st->ref->version) : json(nullptr)},
-                    {"features", DriftEntries(*st)}});
+                    {"features", DriftEntries(*st, m.last_evaluation_s)}});
   }
   return list;
 }
@@ -1290,7 +1401,8 @@ Result<json> Monitor::Report(const std::optional<std::string>& station, int64_t 
     if (station && k.station_id != *station) continue;
     auto series = m.accuracy_series.find(k);
     accuracy[k.station_id].push_back(
-        m.AccuracyEntry(k, *s, series != m.accuracy_series.end() ? &series->second : nullptr));
+        m.AccuracyEntry(k, *s, series != m.accuracy_series.end() ? &series->second : nullptr,
+                        now_s));
   }
   json stations = json::array();
   for (const std::string& id : ids) {
@@ -1307,7 +1419,8 @@ Result<json> Monitor::Report(const std::optional<std::string>& station, int64_t 
          {"health", health},
          {"alarms", by_station.count(id) ? by_station[id] : json::array()},
          {"accuracy", accuracy.count(id) ? accuracy[id] : json::array()},
-         {"drift", st != m.stations.end() ? DriftEntries(*st->second) : json::array()}});
+         {"drift", st != m.stations.end() ? DriftEntries(*st->second, m.last_evaluation_s)
+                                          : json::array()}});
   }
   json pooled = json::array();
   for (const auto& [k, p] : pools) {
@@ -1323,8 +1436,9 @@ Result<json> Monitor::Report(const std::optional<std::string>& station, int64_t 
                       {"bias", Num(p.bias())},
                       {"aqi_hit_rate", Num(p.hit_rate())},
                       {"validation_rmse", nullptr},
-                      {"series", series != m.pooled_series.end() ? SeriesJson(series->second, "rmse")
-                                                                 : json::array()}});
+                      {"series", SeriesJson(series != m.pooled_series.end() ? &series->second
+                                                                            : nullptr,
+                                            "rmse", std::make_pair(now_s, p.rmse()))}});
     const auto target = VariableFromName(std::get<0>(k));
     if (version > 0 && target) {
       if (auto v = m.ValidationOf({"", *target, std::get<1>(k), std::get<2>(k), version})) {

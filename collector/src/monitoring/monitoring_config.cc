@@ -74,6 +74,8 @@ void LoadMonitoringConfig(ConfigReader& r, MonitoringConfig& c) {
   k.min_relative_z = AtLeast(r, p + "classifier.min_relative_z", k.min_relative_z, 0.0);
   k.min_shift_spread = AtLeast(r, p + "classifier.min_shift_spread", k.min_shift_spread, 0.0);
   k.max_neighbour_shift = r.Get<double>(p + "classifier.max_neighbour_shift", k.max_neighbour_shift);
+  k.sensor_min_relative_shift =
+      r.Get<double>(p + "classifier.sensor_min_relative_shift", k.sensor_min_relative_shift);
 
   c.alarms.raise_after = AtLeast(r, p + "alarms.raise_after", c.alarms.raise_after, 1);
   c.alarms.clear_after = AtLeast(r, p + "alarms.clear_after", c.alarms.clear_after, 1);
@@ -81,6 +83,7 @@ void LoadMonitoringConfig(ConfigReader& r, MonitoringConfig& c) {
       r, p + "alarms.max_closed", static_cast<int64_t>(c.alarms.max_closed), 1));
 
   c.accuracy.rmse_factor = AtLeast(r, p + "accuracy.rmse_factor", c.accuracy.rmse_factor, 1.0);
+  c.accuracy.skill_factor = AtLeast(r, p + "accuracy.skill_factor", c.accuracy.skill_factor, 1.0);
   c.accuracy.max_hit_rate_drop =
       AtLeast(r, p + "accuracy.max_hit_rate_drop", c.accuracy.max_hit_rate_drop, 0.0);
   c.accuracy.min_samples = static_cast<uint64_t>(AtLeast<int64_t>(

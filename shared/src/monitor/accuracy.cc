@@ -41,7 +41,8 @@ AccuracyTracker::AccuracyTracker(AccuracyOptions options) : options_(options) {
   }
 }
 
-bool AccuracyTracker::Add(const AccuracyKey& key, int64_t ts_s, double predicted, double actual) {
+bool AccuracyTracker::Add(const AccuracyKey& key, int64_t ts_s, double predicted, double actual,
+                          double baseline) {
   if (!std::isfinite(predicted) || !std::isfinite(actual)) {
     ++refused_values_;
     return false;
@@ -68,6 +69,12 @@ bool AccuracyTracker::Add(const AccuracyKey& key, int64_t ts_s, double predicted
   bucket.sum_err += err;
   bucket.sum_abs += std::fabs(err);
   bucket.sum_sq += err * err;
+  if (std::isfinite(baseline)) {
+    const double base_err = baseline - actual;
+    bucket.baseline_n++;
+    bucket.paired_sq += err * err;
+    bucket.baseline_sq += base_err * base_err;
+  }
   const auto cp = Category(key.target, predicted), ca = Category(key.target, actual);
   if (cp && ca) {
     bucket.category_n++;
@@ -90,7 +97,7 @@ std::optional<AccuracySummary> AccuracyTracker::Summary(const AccuracyKey& key,
   if (it == series_.end()) return std::nullopt;
   const int64_t end = FloorDiv(now_s, options_.bucket_s);
   AccuracySummary out;
-  double sum_err = 0, sum_abs = 0, sum_sq = 0;
+  double sum_err = 0, sum_abs = 0, sum_sq = 0, paired_sq = 0, baseline_sq = 0;
   uint64_t hits = 0;
   for (const Bucket& b : it->second.ring) {
     if (b.id == INT64_MIN || b.id > end || b.id <= end - options_.buckets) continue;
@@ -100,6 +107,14 @@ std::optional<AccuracySummary> AccuracyTracker::Summary(const AccuracyKey& key,
     sum_err += b.sum_err;
     sum_abs += b.sum_abs;
     sum_sq += b.sum_sq;
+    out.baseline_n += b.baseline_n;
+    paired_sq += b.paired_sq;
+    baseline_sq += b.baseline_sq;
+  }
+  if (out.baseline_n > 0) {
+    const double n = static_cast<double>(out.baseline_n);
+    out.paired_rmse = std::sqrt(paired_sq / n);
+    out.baseline_rmse = std::sqrt(baseline_sq / n);
   }
   if (out.n > 0) {
     const double n = static_cast<double>(out.n);
@@ -140,18 +155,31 @@ std::vector<Alarm> AccuracyTracker::Evaluate(
     const bool rmse_bad = ratio > factor;
     const bool hits_known = live->category_n >= config.min_samples && !std::isnan(val->hit_rate);
     const bool hits_bad = hits_known && live->hit_rate < val->hit_rate - config.max_hit_rate_drop;
+    // Skill against persistence on the same pairs, relative to validation.
+    const bool skill_known = live->baseline_n >= config.min_samples &&
+                             live->baseline_rmse > 0 && val->baseline_ratio > 0;
+    const double skill_ratio =
+        skill_known ? live->paired_rmse / live->baseline_rmse / val->baseline_ratio : NAN;
+    const double skill_factor =
+        std::isfinite(val->skill_factor) ? val->skill_factor : config.skill_factor;
+    const bool skill_lost = !skill_known || skill_ratio > skill_factor;
     Observation obs;
     obs.kind = AlarmKind::kAccuracyDegraded;
     obs.subject = key.station_id;
     obs.what = key.Label();
     obs.stations = {key.station_id};
-    obs.bad = rmse_bad || hits_bad;
+    obs.bad = (rmse_bad || hits_bad) && skill_lost;
     obs.figures = {{"live_rmse", live->rmse},     {"validation_rmse", val->rmse},
                    {"rmse_ratio", ratio},         {"mae", live->mae},
                    {"bias", live->bias},          {"n", static_cast<double>(live->n)},
                    {"rmse_factor", factor}};
     if (live->category_n > 0) obs.figures["hit_rate"] = live->hit_rate;
     if (!std::isnan(val->hit_rate)) obs.figures["validation_hit_rate"] = val->hit_rate;
+    if (skill_known) {
+      obs.figures["baseline_rmse"] = live->baseline_rmse;
+      obs.figures["skill_ratio"] = skill_ratio;
+      obs.figures["skill_factor"] = skill_factor;
+    }
     if (obs.bad) {
       obs.reason = key.Label() + " at " + key.station_id + ": live RMSE " + Fmt(live->rmse) +
                    " is " + Fmt(ratio) + "x the validation RMSE " + Fmt(val->rmse) +
@@ -159,6 +187,11 @@ std::vector<Alarm> AccuracyTracker::Evaluate(
       if (hits_bad) {
         obs.reason += ", AQI-category hit rate " + Fmt(live->hit_rate) + " vs " +
                       Fmt(val->hit_rate) + " in validation";
+      }
+      if (skill_known) {
+        obs.reason += "; against persistence (RMSE " + Fmt(live->baseline_rmse) +
+                      ") it lost skill: error ratio " + Fmt(skill_ratio) +
+                      "x the validation one (bound " + Fmt(skill_factor) + "x)";
       }
       obs.reason += " over the last " + std::to_string(live->n) + " predictions";
     }

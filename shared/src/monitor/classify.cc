@@ -90,7 +90,21 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
                             out.drifting >= config.network_share * out.evaluated;
   std::vector<bool> candidate(n, false);
   for (int i = 0; i < n; ++i) {
-    if (!stations[i].evaluated || !stations[i].drifting) continue;
+    if (!stations[i].evaluated) continue;
+    if (!stations[i].drifting) {
+      // Differential test: the station moved away from its still neighbours.
+      const auto& v = out.stations[i];
+      if (network_wide || v.neighbours == 0 || config.sensor_min_relative_shift <= 0) continue;
+      const double share = static_cast<double>(v.drifting_neighbours) / v.neighbours;
+      const bool still = config.max_neighbour_shift < 0 ||
+                         std::fabs(v.neighbour_shift) <= config.max_neighbour_shift;
+      if (share <= config.sensor_fault_max_share && still &&
+          v.relative_z >= std::max(config.min_relative_z, 1e-9) &&
+          std::fabs(v.shift - v.neighbour_shift) >= config.sensor_min_relative_shift) {
+        out.stations[i].verdict = Verdict::kSensorFault;
+      }
+      continue;
+    }
     const auto& v = out.stations[i];
     const double share = v.neighbours ? static_cast<double>(v.drifting_neighbours) / v.neighbours : 0;
     if (network_wide) {
@@ -186,7 +200,11 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
       obs.kind = AlarmKind::kDriftSensorFault;
       if (v.verdict == Verdict::kUndetermined || v.verdict == Verdict::kIsolated) continue;
       obs.bad = v.verdict == Verdict::kSensorFault;
-      obs.reason = obs.what + " at " + s.station_id + " drifts (" + stats + ") while " + neigh +
+      obs.reason = obs.what + " at " + s.station_id +
+                   (s.drifting ? " drifts (" + stats + ")"
+                               : " moved from its reference (" + stats +
+                                     ", within its own thresholds)") +
+                   " while " + neigh +
                    " within reach do, and its shift (" + Fmt(v.shift) +
                    " IQR) stands out from theirs (median " + Fmt(v.neighbour_shift) + ", z " +
                    Fmt(v.relative_z) +

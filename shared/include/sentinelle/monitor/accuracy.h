@@ -36,6 +36,14 @@ struct ValidationFigures {
   // spread of its RMSE over validation sub-windows of the accuracy window's
   // length, RmseFactorFromWindows); NaN: DegradationConfig::rmse_factor.
   double rmse_factor = NAN;
+  // The model's RMSE over the persistence forecast's RMSE (the value at
+  // issue time) on the same validation pairs; NaN: unknown, the skill
+  // condition below is not applied.
+  double baseline_ratio = NAN;
+  // Calibrated bound on the live model/persistence ratio over
+  // baseline_ratio (its spread over validation sub-windows); NaN:
+  // DegradationConfig::skill_factor.
+  double skill_factor = NAN;
 };
 
 // The RMSE factor a model's own validation period supports: each window's
@@ -52,6 +60,10 @@ struct AccuracySummary {
   double bias = 0;              // mean of predicted - actual
   uint64_t category_n = 0;      // pairs with an AQI category on both sides (pollutants)
   double hit_rate = NAN;        // share of equal AQI categories; NaN when category_n == 0
+  // Pairs that also had the persistence forecast (the actual value at issue
+  // time), the model's RMSE and persistence's RMSE over those pairs.
+  uint64_t baseline_n = 0;
+  double paired_rmse = NAN, baseline_rmse = NAN;
 };
 
 struct AccuracyOptions {
@@ -64,6 +76,13 @@ struct DegradationConfig {
   double rmse_factor = 1.5;        // bad when live RMSE > factor x validation RMSE
   double max_hit_rate_drop = 0.2;  // or live hit rate < validation hit rate - this
   uint64_t min_samples = 36;       // 3 h of 5-minute predictions; fewer: no verdict
+  // Skill condition (when the persistence baseline is known on both sides,
+  // with min_samples pairs live): a key is bad only when the model also lost
+  // skill against persistence, i.e. (live model RMSE / live persistence
+  // RMSE) / ValidationFigures::baseline_ratio > skill_factor (the
+  // calibrated one, this value as its floor). Weather that is harder to
+  // predict raises both errors and leaves the ratio alone.
+  double skill_factor = 1.2;
 };
 
 // Bounded memory: per key, `buckets` sums (about 56 bytes each). Not
@@ -75,7 +94,10 @@ class AccuracyTracker {
 
   // One prediction and the value that actually came, for the window ending
   // at ts_s. `actual` must have passed QC; pass NaN otherwise (refused, false).
-  bool Add(const AccuracyKey& key, int64_t ts_s, double predicted, double actual);
+  // `baseline`: the persistence forecast for the same window (the target's
+  // value at issue time), NaN when unknown.
+  bool Add(const AccuracyKey& key, int64_t ts_s, double predicted, double actual,
+           double baseline = NAN);
   // Same with the reading that arrived for the predicted window: refused
   // when its target variable is missing or QC-flagged.
   bool Add(const AccuracyKey& key, double predicted, const Reading& actual);
@@ -101,8 +123,9 @@ class AccuracyTracker {
  private:
   struct Bucket {
     int64_t id = INT64_MIN;
-    uint64_t n = 0, category_n = 0, hits = 0;
+    uint64_t n = 0, category_n = 0, hits = 0, baseline_n = 0;
     double sum_err = 0, sum_abs = 0, sum_sq = 0;
+    double paired_sq = 0, baseline_sq = 0;  // over the pairs with a baseline
   };
   struct Series {
     std::vector<Bucket> ring;

@@ -27,6 +27,10 @@
 // and z >= min_relative_z, and the neighbours' median shift must be small
 // (|median| <= max_neighbour_shift). A drifting station that fails the test
 // moves with its neighbours, only more: kUndetermined (no alarm change).
+// A station that does not drift by its own thresholds is a sensor fault too
+// when it passes the same neighbour conditions and its shift is at least
+// `sensor_min_relative_shift` IQRs away from its neighbours' median
+// (differential test; its drift figures are reported as they are).
 // A sensor fault means: check/recalibrate the station, exclude its data from
 // training, do not retrain. A regional change means the world changed: a
 // retraining candidate (subject to the trainer's cooldown).
@@ -65,6 +69,15 @@ struct ClassifierConfig {
   // moved too (a city-wide change that hits one district hardest, a dust
   // episode), the station is undetermined (negative: no such condition).
   double max_neighbour_shift = 0.2;
+  // Differential sensor fault: a station whose own thresholds are not
+  // crossed is still a sensor fault when, with the neighbour conditions
+  // above (few drifting neighbours, outlier z, neighbours still), its shift
+  // differs from its neighbours' median by at least this many reference
+  // IQRs. Calibrated thresholds absorb the weather's common-mode wander
+  // (a 14-day window of a whole network moving with the weather); a
+  // sensor's drift is differential, and the difference with the neighbours
+  // removes the weather. <= 0 disables it (only drifting stations).
+  double sensor_min_relative_shift = 0.5;
 };
 
 enum class Verdict { kNone, kSensorFault, kRegionalChange, kUndetermined, kIsolated };
