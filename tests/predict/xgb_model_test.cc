@@ -93,6 +93,8 @@ TEST_P(XgbAgreement, MatchesLibxgboostOnManyRows) {
 INSTANTIATE_TEST_SUITE_P(Depths, XgbAgreement,
                          ::testing::Values(Case{1, 5, XgbEncoding::kJson},
                                            Case{3, 40, XgbEncoding::kUbjson},
+                                           Case{4, 32, XgbEncoding::kJson},  // 3 + 1 levels
+                                           Case{5, 25, XgbEncoding::kUbjson},  // 3 + 2 levels
                                            Case{6, 60, XgbEncoding::kJson},
                                            Case{6, 60, XgbEncoding::kUbjson},
                                            Case{8, 30, XgbEncoding::kUbjson},

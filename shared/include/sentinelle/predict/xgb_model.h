@@ -15,14 +15,17 @@
 // reg:pseudohubererror). Anything else is refused at Parse time with a reason.
 //
 // Layout: trees no deeper than kMaxCompleteDepth are stored as complete
-// binary trees (missing branches padded with always-left nodes) and walked
-// level by level, several trees at a time, with no data-dependent branches.
+// binary trees (missing branches padded with always-left nodes), three
+// levels per 64-byte block, and walked level by level, several trees at a
+// time, with no data-dependent branches.
 // Deeper trees use a generic node array with adjacent children.
 //
 // Immutable after Parse; Predict is const and safe to call from any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +68,18 @@ class XgbModel {
     uint32_t feature;  // bit 31 set = missing goes right
     float threshold;   // NaN for padding (always left)
   };
+  // Storage whose first element starts a 64-byte cache line, so that each
+  // block of the layout is one line.
+  template <typename T>
+  struct LineAligned {
+    using value_type = T;
+    LineAligned() = default;
+    template <typename U>
+    LineAligned(const LineAligned<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+    void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+    bool operator==(const LineAligned&) const { return true; }
+  };
   using CompleteFn = float (*)(const Split*, const float*, int, float, const float*);
   template <int kDepth, bool kAnyMissing>
   static float PredictDepth(const Split* splits, const float* leaves, int num_trees, float base,
@@ -77,9 +92,10 @@ class XgbModel {
   float base_score_ = 0.0f;
   std::string objective_;
   bool complete_ = false;
-  // Complete layout: per tree (2^depth - 1) internal nodes, 2^depth leaves,
-  // walked by a routine specialised for the depth.
-  std::vector<Split> splits_;
+  // Complete layout: per tree its 2^depth - 1 internal nodes in cache-line
+  // blocks (xgb_model.cc, BlockedIndex) and 2^depth leaves, walked by a
+  // routine specialised for the depth.
+  std::vector<Split, LineAligned<Split>> splits_;
   std::vector<float> leaf_value_;
   CompleteFn complete_fn_ = nullptr;          // for rows with a missing value
   CompleteFn complete_dense_fn_ = nullptr;    // for rows without
