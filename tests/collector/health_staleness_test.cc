@@ -5,12 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "broker.h"
+#include "http_client.h"
 #include "model_fixture.h"
+#include "test_agent.h"
 #include "sentinelle/codec.h"
 #include "sentinelle/collector/health.h"
 #include "sentinelle/collector/training_service.h"
+#include "sentinelle/topics.h"
 
 namespace sentinelle::collector {
 namespace {
@@ -160,6 +166,81 @@ TEST_F(HealthStalenessTest, PromotionRollbackAndStartUpSetTheExpectedVersion) {
   Report(restarted, "st-a", {Network(v1)}, late3 + 100);
   EXPECT_EQ(Health(restarted, "st-a", late3 + 200).state, HealthState::kReady);
   restarted.Stop();
+}
+
+// The whole path on the wall clock: a station's status travels over the real
+// broker into the running collector, and the API's station health turns
+// stale_model once the station runs an older network model for longer than
+// health.model_stale_s, and ready again when it reports the current one.
+TEST(HealthStalenessMqttTest, StatusOverMqttTurnsApiHealthStaleThenReady) {
+  MosquittoBroker broker;
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  ServedModelOptions o;
+  o.broker_uri = broker.uri();
+  o.configure = [](CollectorConfig& c) {
+    c.health.model_stale_s = 4;
+    c.monitoring.enabled = false;
+  };
+  std::string error;
+  auto served = ServedModel::Start(o, &error);
+  ASSERT_TRUE(served) << error;
+  const std::string current = std::to_string(served->version);
+
+  sentinelle::testing::TestAgent station(broker.uri(), "st-mqtt");
+  ASSERT_TRUE(station.Connect());
+  auto publish_status = [&](const std::string& version) {
+    StationStatus s;
+    s.station_id = "st-mqtt";
+    s.state = "online";
+    s.agent_version = "test";
+    s.boot_id = "b1";
+    s.ts_s = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+    s.time = {true, "ntp"};
+    s.models = {{"pm25", 60, "network", version}};
+    return station.PublishRaw(Topics("sentinelle/v1").Status("st-mqtt"), EncodeStatus(s), true);
+  };
+  // The API's view of the station: its health state and first reason.
+  auto api_health = [&](std::string* reason) -> std::string {
+    auto r = sentinelle::testing::HttpCall(served->http_port(), "GET", "/api/v1/stations/st-mqtt",
+                                           sentinelle::testing::kFixtureViewerToken);
+    if (r.status != 200) return "http " + std::to_string(r.status);
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j["health"].is_object()) return "no health";
+    if (reason && j["health"]["reasons"].is_array() && !j["health"]["reasons"].empty()) {
+      *reason = j["health"]["reasons"][0].get<std::string>();
+    }
+    return j["health"]["state"].get<std::string>();
+  };
+  auto wait_for = [&](const std::string& want, std::string* reason) {
+    std::string got;
+    for (int i = 0; i < 150; ++i) {
+      got = api_health(reason);
+      if (got == want) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return got;
+  };
+
+  // The promotion happened just now: within the grace period the station
+  // running another version is still "ready" (it may be downloading).
+  const auto promoted = std::chrono::steady_clock::now();
+  ASSERT_TRUE(publish_status("0"));
+  std::string reason;
+  const std::string early = wait_for("ready", &reason);  // once the status has arrived
+  if (std::chrono::steady_clock::now() - promoted < std::chrono::seconds(3)) {
+    EXPECT_EQ(early, "ready") << reason;
+  }
+  // Past model_stale_s (4 s) it is stale, with the reason; statuses keep coming.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ASSERT_TRUE(publish_status("0"));
+  EXPECT_EQ(wait_for("stale_model", &reason), "stale_model");
+  EXPECT_NE(reason.find("pm25/60/network runs 0, current " + current), std::string::npos) << reason;
+
+  ASSERT_TRUE(publish_status(current));
+  EXPECT_EQ(wait_for("ready", &reason), "ready");
+  station.Disconnect();
 }
 
 // Tracker level: canary scope, station models, withdrawal and the kinds
