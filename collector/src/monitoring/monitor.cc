@@ -1017,8 +1017,10 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
   for (auto& [id, st] : m.stations) {
     if (!st->window) continue;
     st->latest = st->window->Evaluate(now_s, m.config.drift);
+    const auto& calibrated = st->window->thresholds();
     bool any = false;
-    for (const monitor::FeatureDrift& f : st->latest) {
+    for (size_t i = 0; i < st->latest.size(); ++i) {
+      const monitor::FeatureDrift& f = st->latest[i];
       monitor::StationDrift d;
       d.station_id = id;
       auto c = coords.find(id);
@@ -1026,6 +1028,15 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
       d.lon = c != coords.end() ? c->second.second : NAN;
       d.evaluated = f.status != monitor::DriftStatus::kInsufficient;
       d.drifting = f.status == monitor::DriftStatus::kDrift;
+      // A prediction stream has no null distribution in the readings, so its
+      // thresholds are calibrated only when the reference brings them; on the
+      // configured thresholds alone a model's own output (which follows the
+      // weather) reads as drift at every station. Its figures are reported,
+      // but it votes for no alarm until its thresholds are calibrated.
+      if (d.drifting && f.feature.rfind(kPredPrefix, 0) == 0 &&
+          (i >= calibrated.size() || !calibrated[i])) {
+        d.drifting = false;
+      }
       d.score = f.score;
       d.figures = f;
       any = any || d.evaluated;
