@@ -1020,7 +1020,17 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
     const auto& calibrated = st->window->thresholds();
     bool any = false;
     for (size_t i = 0; i < st->latest.size(); ++i) {
-      const monitor::FeatureDrift& f = st->latest[i];
+      monitor::FeatureDrift& f = st->latest[i];
+      // A prediction stream has no null distribution in the readings, so its
+      // thresholds are calibrated only when the reference brings them; on the
+      // configured thresholds alone a model's own output (which follows the
+      // weather) reads as drift at every station. Until then its figures are
+      // reported but it is not judged, and so raises no alarm.
+      if (f.status != monitor::DriftStatus::kInsufficient && f.feature.rfind(kPredPrefix, 0) == 0 &&
+          (i >= calibrated.size() || !calibrated[i])) {
+        f.status = monitor::DriftStatus::kInsufficient;
+        f.detail = "prediction stream without calibrated thresholds: figures only, not judged";
+      }
       monitor::StationDrift d;
       d.station_id = id;
       auto c = coords.find(id);
@@ -1028,15 +1038,7 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
       d.lon = c != coords.end() ? c->second.second : NAN;
       d.evaluated = f.status != monitor::DriftStatus::kInsufficient;
       d.drifting = f.status == monitor::DriftStatus::kDrift;
-      // A prediction stream has no null distribution in the readings, so its
-      // thresholds are calibrated only when the reference brings them; on the
-      // configured thresholds alone a model's own output (which follows the
-      // weather) reads as drift at every station. Its figures are reported,
-      // but it votes for no alarm until its thresholds are calibrated.
-      if (d.drifting && f.feature.rfind(kPredPrefix, 0) == 0 &&
-          (i >= calibrated.size() || !calibrated[i])) {
-        d.drifting = false;
-      }
+
       d.score = f.score;
       d.figures = f;
       any = any || d.evaluated;
