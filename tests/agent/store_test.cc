@@ -224,7 +224,9 @@ TEST(StoreTest, ConfirmRemovesFromTheOutboxOnlyNamedSeqs) {
 TEST(StoreTest, ConfirmRelaxesSyncForItselfOnly) {
   TempDir dir;
   {
-    auto store = Store::Open(Config(dir), "st-1", "boot-a");
+    StoreConfig relaxed = Config(dir);
+    relaxed.relaxed_confirm_sync = true;
+    auto store = Store::Open(relaxed, "st-1", "boot-a");
     ASSERT_TRUE(store);
     EXPECT_EQ(*(*store)->TEST_Synchronous(), 2);  // FULL
     for (int i = 0; i < 4; ++i) {
@@ -247,6 +249,7 @@ TEST(StoreTest, ConfirmRelaxesSyncForItselfOnly) {
   }
   {
     StoreConfig normal = Config(dir);
+    normal.relaxed_confirm_sync = true;
     normal.db.synchronous = "NORMAL";
     auto store = Store::Open(normal, "st-1", "boot-c");
     ASSERT_TRUE(store);
@@ -254,6 +257,7 @@ TEST(StoreTest, ConfirmRelaxesSyncForItselfOnly) {
     EXPECT_EQ(*(*store)->TEST_Synchronous(), 1);
   }
   StoreConfig off = Config(dir);
+  off.relaxed_confirm_sync = true;
   off.db.synchronous = "OFF";
   auto store = Store::Open(off, "st-1", "boot-d");
   ASSERT_TRUE(store);
