@@ -390,7 +390,7 @@ TEST(GrafanaTest, DashboardsAreWellFormedAndBounded) {
         static const std::regex by(R"(\bby \(([^)]*)\))");
         static const std::set<std::string> allowed = {
             "station", "state", "variable", "flag", "link", "reason", "result",
-            "target", "horizon_min", "kind", "feature", "status"};
+            "target", "horizon_min", "kind", "feature", "status", "stage"};
         for (auto it = std::sregex_iterator(expr.begin(), expr.end(), by);
              it != std::sregex_iterator(); ++it) {
           std::stringstream labels((*it)[1].str());
