@@ -189,10 +189,15 @@ class Chaos(Demo):
             json.dump(cfg, f, indent=2)
 
     def start_agent(self, st):
+        # The life starts before the spawn: at an accelerated clock the agent
+        # commits (and may delete for its budget) before its input port answers.
+        started_ms = time.time() * 1000
         p = self.start("agent-" + st.id, [os.path.join(self.bin, "sentinelle-agent"),
                                           "--config", self.path(st.id, "agent.json")])
         self.wait_port(st.in_port, p)
-        st.lives.append(Lifetime(p))
+        life = Lifetime(p)
+        life.started_ms = started_ms
+        st.lives.append(life)
         return p
 
     def install_journal(self, st):
