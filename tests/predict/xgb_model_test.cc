@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "sentinelle/xgboost/xgb_booster.h"
@@ -191,6 +192,20 @@ TEST(XgbModel, RefusesWhatItCannotEvaluate) {
     auto& t = bad["learner"]["gradient_booster"]["model"]["trees"][0];
     t["left_children"][0] = 100000;  // child out of range
     EXPECT_FALSE(XgbModel::Parse(bad.dump(), XgbEncoding::kJson));
+  }
+  // Floats where indices belong: integral ones are indices, the rest (out of
+  // range, fractional beyond the type, non-finite in UBJSON) are refused,
+  // never converted (the conversion would be undefined behaviour).
+  for (double v : {1e30, -1e30, 9.3e18}) {
+    auto bad = j;
+    auto& t = bad["learner"]["gradient_booster"]["model"]["trees"][0];
+    t["left_children"][0] = v;
+    EXPECT_FALSE(XgbModel::Parse(bad.dump(), XgbEncoding::kJson)) << v;
+    t["left_children"][0] = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_FALSE(XgbModel::Parse(std::string(reinterpret_cast<const char*>(
+                                                 nlohmann::json::to_ubjson(bad).data()),
+                                             nlohmann::json::to_ubjson(bad).size()),
+                                 XgbEncoding::kUbjson));
   }
   {
     auto bad = j;

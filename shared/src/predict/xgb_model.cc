@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <nlohmann/json.hpp>
 
@@ -118,6 +119,21 @@ bool NumberArray(const json& j, std::vector<T>& out) {
   for (const auto& v : j) {
     if (v.is_boolean()) {
       out.push_back(static_cast<T>(v.get<bool>() ? 1 : 0));
+    } else if (v.is_number_float()) {
+      // A float converted to a type that cannot hold it is undefined
+      // behaviour: NaN, infinities and out-of-range values are refused.
+      const double d = v.get<double>();
+      if constexpr (std::is_integral_v<T>) {
+        if (!(d > static_cast<double>(std::numeric_limits<T>::lowest()) - 1.0 &&
+              d < static_cast<double>(std::numeric_limits<T>::max()))) {
+          return false;
+        }
+      } else {
+        if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<T>::max())) {
+          return false;
+        }
+      }
+      out.push_back(static_cast<T>(d));
     } else if (v.is_number()) {
       out.push_back(v.get<T>());
     } else {
