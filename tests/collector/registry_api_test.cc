@@ -383,25 +383,32 @@ TEST_F(DistributionTest, IngestKeepsCommittingWhileAJobTrains) {
   heavy.horizons_min = {5, 60};
   auto id = models.jobs().Submit(heavy, TriggerInfo{"manual", "test", ""});
   ASSERT_TRUE(id.ok());
+  // A second one queued behind it keeps the worker busy for long enough now
+  // that models train two at a time.
+  auto id2 = models.jobs().Submit(heavy, TriggerInfo{"manual", "test", ""});
+  ASSERT_TRUE(id2.ok());
   ASSERT_TRUE(WaitFor([&] { return models.jobs().Get(*id)->state == JobState::kRunning; }));
+  auto training = [&] {
+    return models.jobs().Get(*id)->state == JobState::kRunning ||
+           models.jobs().Get(*id2)->state == JobState::kRunning;
+  };
   sentinelle::testing::TestAgent agent(broker_.uri(), "live-st");
   ASSERT_TRUE(agent.Connect());
   auto& pipeline = served->collector().pipeline();
   int64_t committed_while_training = 0;
   int64_t seq = 1;
-  while (models.jobs().Get(*id)->state == JobState::kRunning && seq < 400) {
+  while (training() && seq < 400) {
     const int64_t before = pipeline.commits();
     ASSERT_TRUE(agent.Publish(seq, seq + 4));
     ASSERT_TRUE(WaitFor([&] { return agent.AckedAll(seq, seq + 4); }, std::chrono::seconds(10)))
         << "ingest stalled behind training";
-    if (models.jobs().Get(*id)->state == JobState::kRunning && pipeline.commits() > before) {
-      ++committed_while_training;
-    }
+    if (training() && pipeline.commits() > before) ++committed_while_training;
     seq += 5;
   }
   EXPECT_GE(committed_while_training, 3);
   auto done = WaitForJob(models.jobs(), *id, std::chrono::seconds(120));
   ASSERT_TRUE(done.has_value());
+  ASSERT_TRUE(WaitForJob(models.jobs(), *id2, std::chrono::seconds(120)).has_value());
   EXPECT_EQ(done->state, JobState::kSucceeded) << done->message;
 }
 
