@@ -1,158 +1,320 @@
 #include "sentinelle/agent/mqtt_client.h"
 
 #include <MQTTAsync.h>
-#include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
 
 #include "sentinelle/agent/config.h"
+#include "sentinelle/dynlib.h"
 
 namespace sentinelle::agent {
 
-class MqttClient::Impl final : public virtual mqtt::callback,
-                               public virtual mqtt::iaction_listener {
+namespace {
+
+// paho's C asynchronous client, loaded at run time in one of its two builds:
+// libpaho-mqtt3a (plain TCP) or libpaho-mqtt3as (TLS, which needs libssl and
+// libcrypto). Linking the TLS build maps and relocates OpenSSL in every
+// agent, about 2 MiB resident that a tcp:// station never uses
+// (docs/PERFORMANCE.md, "Resident memory"). Both builds have the same API and
+// structures (one MQTTAsync.h). Loaded once per build, never unloaded.
+struct PahoApi {
+  decltype(&MQTTAsync_global_init) global_init = nullptr;
+  decltype(&MQTTAsync_createWithOptions) create = nullptr;
+  decltype(&MQTTAsync_setCallbacks) set_callbacks = nullptr;
+  decltype(&MQTTAsync_setConnected) set_connected = nullptr;
+  decltype(&MQTTAsync_connect) connect = nullptr;
+  decltype(&MQTTAsync_subscribe) subscribe = nullptr;
+  decltype(&MQTTAsync_send) send = nullptr;
+  decltype(&MQTTAsync_waitForCompletion) wait_for_completion = nullptr;
+  decltype(&MQTTAsync_disconnect) disconnect = nullptr;
+  decltype(&MQTTAsync_isConnected) is_connected = nullptr;
+  decltype(&MQTTAsync_freeMessage) free_message = nullptr;
+  decltype(&MQTTAsync_free) free = nullptr;
+  decltype(&MQTTAsync_destroy) destroy = nullptr;
+  decltype(&MQTTAsync_strerror) strerror = nullptr;
+  std::string error;  // non-empty: the library could not be loaded
+};
+
+PahoApi LoadPaho(const char* soname, bool already_loaded) {
+  PahoApi a;
+  DynamicLibrary lib(soname, already_loaded ? RTLD_NOLOAD : 0);
+  lib.Bind("MQTTAsync_global_init", a.global_init);
+  lib.Bind("MQTTAsync_createWithOptions", a.create);
+  lib.Bind("MQTTAsync_setCallbacks", a.set_callbacks);
+  lib.Bind("MQTTAsync_setConnected", a.set_connected);
+  lib.Bind("MQTTAsync_connect", a.connect);
+  lib.Bind("MQTTAsync_subscribe", a.subscribe);
+  lib.Bind("MQTTAsync_send", a.send);
+  lib.Bind("MQTTAsync_waitForCompletion", a.wait_for_completion);
+  lib.Bind("MQTTAsync_disconnect", a.disconnect);
+  lib.Bind("MQTTAsync_isConnected", a.is_connected);
+  lib.Bind("MQTTAsync_freeMessage", a.free_message);
+  lib.Bind("MQTTAsync_free", a.free);
+  lib.Bind("MQTTAsync_destroy", a.destroy);
+  lib.Bind("MQTTAsync_strerror", a.strerror);
+  a.error = lib.error();
+  // paho would initialise OpenSSL eagerly when its first client is created
+  // (every algorithm and error string: about 1.4 MiB resident); OpenSSL 3
+  // initialises itself on first use, so a TLS connect pays only for what it
+  // uses. MQTTAsync_global_init also re-initialises paho's process-wide
+  // mutexes and the condition variable its send thread sleeps on: run while
+  // another client exists, it pulls them from under running threads (lost
+  // wake-ups; the backlog drain fell from 13,900 to 2,200 readings/s). So it
+  // runs here, right after loading and before this build has any client, and
+  // never on a build the program linked itself (a test's ack peer may
+  // already have clients).
+  if (a.error.empty() && !already_loaded) {
+    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+    init.do_openssl_init = 0;
+    a.global_init(&init);
+  }
+  return a;
+}
+
+constexpr const char* kPlainBuild = "libpaho-mqtt3a.so.1";
+constexpr const char* kTlsBuild = "libpaho-mqtt3as.so.1";
+
+// A program linked with paho (tests, through paho-mqtt-cpp) already has the
+// TLS build in its global scope; a second build loaded beside it would bind
+// some of its own calls to the first one's symbols, so that one is used for
+// plain TCP too.
+bool TlsBuildLinked() {
+  static const bool linked = DynamicLibrary(kTlsBuild, RTLD_NOLOAD).loaded();
+  return linked;
+}
+
+const PahoApi& Paho(bool tls) {
+  if (tls || TlsBuildLinked()) {
+    static const PahoApi api = LoadPaho(kTlsBuild, TlsBuildLinked());
+    return api;
+  }
+  static const PahoApi api = LoadPaho(kPlainBuild, false);
+  return api;
+}
+
+std::string PahoError(const PahoApi& api, int rc) {
+  const char* s = api.strerror(rc);
+  return s != nullptr ? std::string(s) + " (rc " + std::to_string(rc) + ")"
+                      : "rc " + std::to_string(rc);
+}
+
+}  // namespace
+
+class MqttClient::Impl {
  public:
-  Impl(MqttClientOptions o, ConnectionHandler on_conn, MessageHandler on_msg,
+  Impl(const PahoApi& api, MqttClientOptions o, ConnectionHandler on_conn, MessageHandler on_msg,
        std::function<void()> on_delivered)
-      : options_(std::move(o)),
+      : api_(api),
+        options_(std::move(o)),
         on_connection_(std::move(on_conn)),
         on_message_(std::move(on_msg)),
-        on_delivered_(std::move(on_delivered)),
-        client_(options_.uri, options_.client_id,
-                mqtt::create_options_builder()
-                    .send_while_disconnected(false)
-                    .max_buffered_messages(options_.max_inflight)
-                    .finalize(),
-                static_cast<mqtt::iclient_persistence*>(nullptr)) {
-    client_.set_callback(*this);
+        on_delivered_(std::move(on_delivered)) {}
+
+  ~Impl() {
+    // No callback runs after destroy returns.
+    if (handle_ != nullptr) api_.destroy(&handle_);
+  }
+
+  Status Init() {
+    MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
+    create.sendWhileDisconnected = 0;
+    create.maxBufferedMessages = options_.max_inflight;
+    int rc = api_.create(&handle_, options_.uri.c_str(), options_.client_id.c_str(),
+                         MQTTCLIENT_PERSISTENCE_NONE, nullptr, &create);
+    if (rc != MQTTASYNC_SUCCESS) {
+      handle_ = nullptr;
+      return MakeError("mqtt client: " + PahoError(api_, rc));
+    }
+    rc = api_.set_callbacks(handle_, this, &Impl::OnConnectionLost, &Impl::OnMessage,
+                            &Impl::OnDelivered);
+    if (rc == MQTTASYNC_SUCCESS) rc = api_.set_connected(handle_, this, &Impl::OnConnected);
+    if (rc != MQTTASYNC_SUCCESS) return MakeError("mqtt client callbacks: " + PahoError(api_, rc));
+    return Status::Ok();
   }
 
   Status ConnectAsync() {
-    try {
-      auto builder = mqtt::connect_options_builder()
-                         .clean_session(false)
-                         .keep_alive_interval(std::chrono::seconds(options_.keepalive_s))
-                         .connect_timeout(std::chrono::seconds(options_.connect_timeout_s))
-                         .automatic_reconnect(false)
-                         .max_inflight(options_.max_inflight);
-      if (!options_.will_topic.empty()) {
-        builder.will(mqtt::message(options_.will_topic, options_.will_payload, 1, true));
-      }
-      if (!options_.username.empty()) builder.user_name(options_.username);
-      if (!options_.password.empty()) builder.password(options_.password);
-      if (IsTlsMqttUri(options_.uri)) builder.ssl(SslOptions());
-      client_.connect(builder.finalize(), nullptr, *this);
-      return Status::Ok();
-    } catch (const std::exception& e) {
-      return MakeError(std::string("mqtt connect: ") + e.what());
+    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+    o.cleansession = 0;
+    o.keepAliveInterval = options_.keepalive_s;
+    o.connectTimeout = options_.connect_timeout_s;
+    o.automaticReconnect = 0;
+    o.maxInflight = options_.max_inflight;
+    o.onFailure = &Impl::OnConnectFailure;
+    o.context = this;
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    if (!options_.will_topic.empty()) {
+      will.topicName = options_.will_topic.c_str();
+      will.message = nullptr;  // binary payload below
+      will.payload.len = static_cast<int>(options_.will_payload.size());
+      will.payload.data = options_.will_payload.data();
+      will.qos = 1;
+      will.retained = 1;
+      o.will = &will;
     }
+    if (!options_.username.empty()) o.username = options_.username.c_str();
+    if (!options_.password.empty()) {
+      o.binarypwd.len = static_cast<int>(options_.password.size());
+      o.binarypwd.data = options_.password.data();
+    }
+    // Trust the configured CA only (paho loads no default store when a trust
+    // store is given), verify the chain and the host name, and keep OpenSSL's
+    // reason for a failed handshake so the connect failure can name it.
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    if (IsTlsMqttUri(options_.uri)) {
+      ssl.trustStore = options_.ca_file.c_str();
+      ssl.enableServerCertAuth = 1;
+      ssl.verify = 1;
+      if (!options_.cert_file.empty()) {
+        ssl.keyStore = options_.cert_file.c_str();
+        ssl.privateKey = options_.key_file.c_str();
+      }
+      ssl.ssl_error_cb = &Impl::OnTlsError;
+      ssl.ssl_error_context = this;
+      o.ssl = &ssl;
+    }
+    // paho copies every option it keeps.
+    const int rc = api_.connect(handle_, &o);
+    if (rc != MQTTASYNC_SUCCESS) return MakeError("mqtt connect: " + PahoError(api_, rc));
+    return Status::Ok();
   }
 
   Status Publish(const std::string& topic, const std::string& payload, bool retained) {
-    try {
-      if (!client_.is_connected()) return MakeError("mqtt publish: not connected");
-      if (in_flight_.load() >= options_.max_inflight) {
-        ++refused_full_;
-        return MakeError("mqtt publish: " + std::to_string(options_.max_inflight) +
-                         " messages already handed to the client");
-      }
-      ++in_flight_;
-      client_.publish(topic, payload.data(), payload.size(), 1, retained);
-      return Status::Ok();
-    } catch (const mqtt::exception& e) {
-      Delivered();  // never handed over
-      if (e.get_return_code() == MQTTASYNC_MAX_BUFFERED_MESSAGES) ++refused_full_;
-      return MakeError(std::string("mqtt publish: ") + e.what());
-    } catch (const std::exception& e) {
-      Delivered();
-      return MakeError(std::string("mqtt publish: ") + e.what());
+    if (!connected()) return MakeError("mqtt publish: not connected");
+    if (in_flight_.load() >= options_.max_inflight) {
+      ++refused_full_;
+      return MakeError("mqtt publish: " + std::to_string(options_.max_inflight) +
+                       " messages already handed to the client");
     }
+    ++in_flight_;
+    // paho copies the topic and the payload.
+    const int rc = api_.send(handle_, topic.c_str(), static_cast<int>(payload.size()),
+                             payload.data(), 1, retained ? 1 : 0, nullptr);
+    if (rc != MQTTASYNC_SUCCESS) {
+      Delivered();  // never handed over
+      if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES) ++refused_full_;
+      return MakeError("mqtt publish: " + PahoError(api_, rc));
+    }
+    return Status::Ok();
   }
 
   void Disconnect(int timeout_ms, const std::string& topic, const std::string& payload) {
-    try {
-      if (client_.is_connected()) {
-        if (!topic.empty()) {
-          auto tok = client_.publish(topic, payload.data(), payload.size(), 1, true);
-          tok->wait_for(std::chrono::milliseconds(timeout_ms));
-        }
-        client_.disconnect(timeout_ms)->wait_for(std::chrono::milliseconds(timeout_ms));
+    if (!connected()) return;
+    if (!topic.empty()) {
+      MQTTAsync_responseOptions r = MQTTAsync_responseOptions_initializer;
+      const int rc = api_.send(handle_, topic.c_str(), static_cast<int>(payload.size()),
+                               payload.data(), 1, 1, &r);
+      if (rc == MQTTASYNC_SUCCESS) {
+        api_.wait_for_completion(handle_, r.token, static_cast<unsigned long>(timeout_ms));
+      } else {
+        spdlog::warn("mqtt: final publish: {}", PahoError(api_, rc));
       }
-    } catch (const std::exception& e) {
-      spdlog::warn("mqtt: disconnect: {}", e.what());
     }
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    d.timeout = timeout_ms;
+    d.onSuccess = &Impl::OnDisconnected;
+    d.onFailure = &Impl::OnDisconnectFailed;
+    d.context = this;
+    {
+      std::lock_guard lock(disconnect_mu_);
+      disconnected_ = false;
+    }
+    const int rc = api_.disconnect(handle_, &d);
+    if (rc != MQTTASYNC_SUCCESS) {
+      spdlog::warn("mqtt: disconnect: {}", PahoError(api_, rc));
+      return;
+    }
+    std::unique_lock lock(disconnect_mu_);
+    disconnect_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms) + std::chrono::seconds(1),
+                            [&] { return disconnected_; });
   }
 
-  bool connected() const {
-    try {
-      return client_.is_connected();
-    } catch (...) {
-      return false;
-    }
-  }
-
+  bool connected() const { return handle_ != nullptr && api_.is_connected(handle_) != 0; }
   size_t pending() const { return static_cast<size_t>(in_flight_.load()); }
   uint64_t refused_full() const { return refused_full_.load(); }
 
  private:
-  // mqtt::callback
-  void connected(const std::string& cause) override {
+  // paho callbacks (its threads): `context` is this Impl.
+  static void OnConnected(void* context, char* cause) {
+    auto* self = static_cast<Impl*>(context);
     // A new connection starts the count over: what paho still holds from the
     // old session is resent and acknowledged without being counted again.
-    in_flight_ = 0;
-    try {
-      for (const auto& t : options_.subscriptions) client_.subscribe(t, 1);
-    } catch (const std::exception& e) {
-      spdlog::warn("mqtt: subscribe failed: {}", e.what());
+    self->in_flight_ = 0;
+    for (const auto& t : self->options_.subscriptions) {
+      const int rc = self->api_.subscribe(self->handle_, t.c_str(), 1, nullptr);
+      if (rc != MQTTASYNC_SUCCESS) {
+        spdlog::warn("mqtt: subscribe to {} failed: {}", t, PahoError(self->api_, rc));
+      }
     }
-    Notify(true, cause.empty() ? "connected" : cause);
+    self->Notify(true, cause != nullptr && *cause != '\0' ? cause : "connected");
   }
-  void connection_lost(const std::string& cause) override {
-    Notify(false, cause.empty() ? "connection lost" : cause);
+
+  static void OnConnectionLost(void* context, char* cause) {
+    static_cast<Impl*>(context)->Notify(
+        false, cause != nullptr && *cause != '\0' ? cause : "connection lost");
   }
-  void message_arrived(mqtt::const_message_ptr msg) override {
+
+  static int OnMessage(void* context, char* topic, int topic_len, MQTTAsync_message* msg) {
+    auto* self = static_cast<Impl*>(context);
     try {
-      on_message_(msg->get_topic(), msg->to_string());
+      const std::string t = topic_len > 0 ? std::string(topic, static_cast<size_t>(topic_len))
+                                          : std::string(topic);
+      const std::string p(static_cast<const char*>(msg->payload),
+                          static_cast<size_t>(msg->payloadlen));
+      self->on_message_(t, p);
     } catch (const std::exception& e) {
       spdlog::error("mqtt: message handler: {}", e.what());
     }
+    self->api_.free_message(&msg);
+    self->api_.free(topic);
+    return 1;  // consumed
   }
-  void delivery_complete(mqtt::delivery_token_ptr) override {
-    Delivered();
+
+  static void OnDelivered(void* context, MQTTAsync_token) {
+    auto* self = static_cast<Impl*>(context);
+    self->Delivered();
     try {
-      if (on_delivered_) on_delivered_();
+      if (self->on_delivered_) self->on_delivered_();
     } catch (const std::exception& e) {
       spdlog::error("mqtt: delivery handler: {}", e.what());
     }
   }
-  // Trust the configured CA only (paho loads no default store when a trust
-  // store is given), verify the chain and the host name, and keep OpenSSL's
-  // reason for a failed handshake so the connect failure can name it.
-  mqtt::ssl_options SslOptions() {
-    auto b = mqtt::ssl_options_builder();
-    b.trust_store(options_.ca_file).enable_server_cert_auth(true).verify(true);
-    if (!options_.cert_file.empty()) b.key_store(options_.cert_file).private_key(options_.key_file);
-    b.error_handler([this](const std::string& msg) {
-      std::lock_guard lock(tls_mu_);
-      if (tls_error_.empty()) tls_error_ = msg;
-    });
-    return b.finalize();
+
+  static void OnConnectFailure(void* context, MQTTAsync_failureData* response) {
+    auto* self = static_cast<Impl*>(context);
+    std::string cause =
+        "connect failed (rc " + std::to_string(response != nullptr ? response->code : -1) + ")";
+    if (response != nullptr && response->message != nullptr) cause += ": " + std::string(response->message);
+    {
+      std::lock_guard lock(self->tls_mu_);
+      if (!self->tls_error_.empty()) cause += ": TLS: " + self->tls_error_;
+      self->tls_error_.clear();
+    }
+    self->Notify(false, cause);
   }
 
-  // mqtt::iaction_listener (the connect attempt only)
-  void on_failure(const mqtt::token& tok) override {
-    std::string cause = "connect failed (rc " + std::to_string(tok.get_return_code()) + ")";
-    {
-      std::lock_guard lock(tls_mu_);
-      if (!tls_error_.empty()) cause += ": TLS: " + tls_error_;
-      tls_error_.clear();
-    }
-    Notify(false, cause);
+  static int OnTlsError(const char* str, size_t len, void* context) {
+    auto* self = static_cast<Impl*>(context);
+    std::lock_guard lock(self->tls_mu_);
+    if (self->tls_error_.empty()) self->tls_error_.assign(str, len);
+    return 0;
   }
-  void on_success(const mqtt::token&) override {}
+
+  static void OnDisconnected(void* context, MQTTAsync_successData*) {
+    static_cast<Impl*>(context)->DisconnectDone();
+  }
+  static void OnDisconnectFailed(void* context, MQTTAsync_failureData*) {
+    static_cast<Impl*>(context)->DisconnectDone();
+  }
+  void DisconnectDone() {
+    std::lock_guard lock(disconnect_mu_);
+    disconnected_ = true;
+    disconnect_cv_.notify_all();
+  }
 
   void Delivered() {
     for (int cur = in_flight_.load(); cur > 0 && !in_flight_.compare_exchange_weak(cur, cur - 1);) {
@@ -167,51 +329,32 @@ class MqttClient::Impl final : public virtual mqtt::callback,
     }
   }
 
+  const PahoApi& api_;
   MqttClientOptions options_;
   ConnectionHandler on_connection_;
   MessageHandler on_message_;
   std::function<void()> on_delivered_;
+  MQTTAsync handle_ = nullptr;
   std::mutex tls_mu_;
   std::string tls_error_;  // first OpenSSL error of the current attempt
+  std::mutex disconnect_mu_;
+  std::condition_variable disconnect_cv_;
+  bool disconnected_ = false;
   // Publishes handed to paho and not yet acknowledged by the broker (queued
   // or sent): O(1) to read, unlike copying paho's pending-token list on every
-  // publish. paho refuses a publish once max_buffered_messages (its default:
-  // 100) are queued, connected or not; the buffer is sized to max_inflight
-  // and Publish refuses beyond it before paho has to.
+  // publish. paho refuses a publish once maxBufferedMessages are queued,
+  // connected or not; the buffer is sized to max_inflight and Publish
+  // refuses beyond it before paho has to.
   std::atomic<int> in_flight_{0};
   std::atomic<uint64_t> refused_full_{0};
-  mutable mqtt::async_client client_;
 };
-
-namespace {
-// paho initialises OpenSSL eagerly when its first client is created (every
-// algorithm and error string: about 1.4 MiB resident, TLS used or not).
-// OpenSSL 3 initialises itself on first use, so with a tcp:// broker those
-// pages are never touched, and a TLS connect pays only for what it uses.
-//
-// MQTTAsync_global_init also re-initialises paho's process-wide mutexes and
-// the condition variable its send thread sleeps on. Called once another
-// client exists (a test's ack peer, any other paho user in the process), it
-// pulls them from under running threads: wake-ups are lost and every queued
-// publish waits for the send thread's timed wake-up, about a second per
-// round (the backlog drain fell from 13,900 to 2,200 readings/s). So it runs
-// during static initialisation, before main and before any thread exists.
-void InitPahoOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
-    init.do_openssl_init = 0;
-    MQTTAsync_global_init(&init);
-  });
-}
-[[maybe_unused]] const bool kPahoInitialised = (InitPahoOnce(), true);
-}  // namespace
 
 Result<std::unique_ptr<MqttClient>> MqttClient::Create(MqttClientOptions options,
                                                        ConnectionHandler on_connection,
                                                        MessageHandler on_message,
                                                        std::function<void()> on_delivered) {
-  if (IsTlsMqttUri(options.uri)) {
+  const bool tls = IsTlsMqttUri(options.uri);
+  if (tls) {
     if (options.ca_file.empty()) return MakeError("mqtt: a TLS URI needs mqtt.ca_file");
     if (options.cert_file.empty() != options.key_file.empty()) {
       return MakeError("mqtt: mqtt.cert_file and mqtt.key_file go together");
@@ -226,14 +369,13 @@ Result<std::unique_ptr<MqttClient>> MqttClient::Create(MqttClientOptions options
   } else if (!options.ca_file.empty() || !options.cert_file.empty()) {
     return MakeError("mqtt: TLS files are set but " + options.uri + " is not ssl:// or mqtts://");
   }
-  InitPahoOnce();
-  try {
-    auto impl = std::make_unique<Impl>(std::move(options), std::move(on_connection),
-                                       std::move(on_message), std::move(on_delivered));
-    return std::unique_ptr<MqttClient>(new MqttClient(std::move(impl)));
-  } catch (const std::exception& e) {
-    return MakeError(std::string("mqtt client: ") + e.what());
-  }
+  if (options.max_inflight < 1) return MakeError("mqtt client: max_inflight must be at least 1");
+  const PahoApi& api = Paho(tls);
+  if (!api.error.empty()) return MakeError("mqtt client: " + api.error);
+  auto impl = std::make_unique<Impl>(api, std::move(options), std::move(on_connection),
+                                     std::move(on_message), std::move(on_delivered));
+  if (auto st = impl->Init(); !st) return st.error();
+  return std::unique_ptr<MqttClient>(new MqttClient(std::move(impl)));
 }
 
 MqttClient::MqttClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
+#include "sentinelle/dynlib.h"
 #include "sentinelle/sha256.h"
 
 namespace sentinelle {
@@ -42,34 +42,93 @@ Result<std::string> FromHex(std::string_view hex) {
 }
 
 std::string Sha256Hex(std::string_view bytes) {
-  // Small inputs (feature fingerprints, tokens) never touch libcrypto: the
-  // first OpenSSL 3 digest loads its provider, about 3.4 MiB resident in a
-  // process that may otherwise never need it (see sha256.h). Large inputs
-  // (model files, bundles) use OpenSSL's CPU-accelerated code.
-  if (bytes.size() < kPortableSha256MaxBytes) return PortableSha256Hex(bytes);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return ToHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  // Portable code for every input, model files and bundles included: the
+  // first OpenSSL 3 digest loads its default provider, about 1.6 MiB of
+  // resident libcrypto pages in an agent that otherwise never needs them
+  // (see sha256.h). About 4 ms per MiB, against 0.7 for OpenSSL's
+  // CPU-accelerated code: a few tens of ms per model file, once per load.
+  return PortableSha256Hex(bytes);
 }
 
 namespace {
+
+// libcrypto is loaded on the first signature operation, not at process start:
+// mapping and relocating it alone keeps about 1.2 MiB resident, and a station
+// verifies a signature only when a model bundle arrives (docs/PERFORMANCE.md,
+// "Resident memory"). Only OpenSSL's types and constants come from the
+// headers. Loaded once, never unloaded.
+struct CryptoApi {
+  decltype(&EVP_PKEY_free) pkey_free = nullptr;
+  decltype(&EVP_PKEY_CTX_new_id) pkey_ctx_new_id = nullptr;
+  decltype(&EVP_PKEY_CTX_free) pkey_ctx_free = nullptr;
+  decltype(&EVP_PKEY_keygen_init) keygen_init = nullptr;
+  decltype(&EVP_PKEY_keygen) keygen = nullptr;
+  decltype(&EVP_PKEY_get_raw_private_key) get_raw_private_key = nullptr;
+  decltype(&EVP_PKEY_get_raw_public_key) get_raw_public_key = nullptr;
+  decltype(&EVP_PKEY_new_raw_private_key) new_raw_private_key = nullptr;
+  decltype(&EVP_PKEY_new_raw_public_key) new_raw_public_key = nullptr;
+  decltype(&EVP_MD_CTX_new) md_ctx_new = nullptr;
+  decltype(&EVP_MD_CTX_free) md_ctx_free = nullptr;
+  decltype(&EVP_DigestSignInit) digest_sign_init = nullptr;
+  decltype(&EVP_DigestSign) digest_sign = nullptr;
+  decltype(&EVP_DigestVerifyInit) digest_verify_init = nullptr;
+  decltype(&EVP_DigestVerify) digest_verify = nullptr;
+  std::string error;  // non-empty: libcrypto could not be loaded
+};
+
+const CryptoApi& Crypto() {
+  static const CryptoApi api = [] {
+    CryptoApi a;
+    DynamicLibrary lib("libcrypto.so.3");
+    lib.Bind("EVP_PKEY_free", a.pkey_free);
+    lib.Bind("EVP_PKEY_CTX_new_id", a.pkey_ctx_new_id);
+    lib.Bind("EVP_PKEY_CTX_free", a.pkey_ctx_free);
+    lib.Bind("EVP_PKEY_keygen_init", a.keygen_init);
+    lib.Bind("EVP_PKEY_keygen", a.keygen);
+    lib.Bind("EVP_PKEY_get_raw_private_key", a.get_raw_private_key);
+    lib.Bind("EVP_PKEY_get_raw_public_key", a.get_raw_public_key);
+    lib.Bind("EVP_PKEY_new_raw_private_key", a.new_raw_private_key);
+    lib.Bind("EVP_PKEY_new_raw_public_key", a.new_raw_public_key);
+    lib.Bind("EVP_MD_CTX_new", a.md_ctx_new);
+    lib.Bind("EVP_MD_CTX_free", a.md_ctx_free);
+    lib.Bind("EVP_DigestSignInit", a.digest_sign_init);
+    lib.Bind("EVP_DigestSign", a.digest_sign);
+    lib.Bind("EVP_DigestVerifyInit", a.digest_verify_init);
+    lib.Bind("EVP_DigestVerify", a.digest_verify);
+    a.error = lib.error();
+    return a;
+  }();
+  return api;
+}
+
 struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+  void operator()(EVP_PKEY* p) const { Crypto().pkey_free(p); }
+};
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* p) const { Crypto().pkey_ctx_free(p); }
 };
 struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
+  void operator()(EVP_MD_CTX* p) const { Crypto().md_ctx_free(p); }
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 constexpr size_t kKeyLen = 32;
 constexpr size_t kSigLen = 64;
+
+unsigned char* Bytes(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
 }  // namespace
 
 Result<Ed25519KeyPair> GenerateEd25519KeyPair() {
+  const CryptoApi& c = Crypto();
+  if (!c.error.empty()) return MakeError("Ed25519 key generation: " + c.error);
   EVP_PKEY* raw = nullptr;
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-      EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr), EVP_PKEY_CTX_free);
-  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_keygen(ctx.get(), &raw) != 1) {
+  PkeyCtxPtr ctx(c.pkey_ctx_new_id(EVP_PKEY_ED25519, nullptr));
+  if (!ctx || c.keygen_init(ctx.get()) != 1 || c.keygen(ctx.get(), &raw) != 1) {
     return MakeError("Ed25519 key generation failed");
   }
   PkeyPtr key(raw);
@@ -77,13 +136,11 @@ Result<Ed25519KeyPair> GenerateEd25519KeyPair() {
   pair.private_key.resize(kKeyLen);
   pair.public_key.resize(kKeyLen);
   size_t len = kKeyLen;
-  if (EVP_PKEY_get_raw_private_key(key.get(), reinterpret_cast<unsigned char*>(pair.private_key.data()), &len) != 1 ||
-      len != kKeyLen) {
+  if (c.get_raw_private_key(key.get(), Bytes(pair.private_key), &len) != 1 || len != kKeyLen) {
     return MakeError("Ed25519 private key export failed");
   }
   len = kKeyLen;
-  if (EVP_PKEY_get_raw_public_key(key.get(), reinterpret_cast<unsigned char*>(pair.public_key.data()), &len) != 1 ||
-      len != kKeyLen) {
+  if (c.get_raw_public_key(key.get(), Bytes(pair.public_key), &len) != 1 || len != kKeyLen) {
     return MakeError("Ed25519 public key export failed");
   }
   return pair;
@@ -91,13 +148,13 @@ Result<Ed25519KeyPair> GenerateEd25519KeyPair() {
 
 Result<std::string> Ed25519PublicFromPrivate(std::string_view private_key) {
   if (private_key.size() != kKeyLen) return MakeError("Ed25519 private key must be 32 bytes");
-  PkeyPtr key(EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(private_key.data()),
-      kKeyLen));
+  const CryptoApi& c = Crypto();
+  if (!c.error.empty()) return MakeError("Ed25519: " + c.error);
+  PkeyPtr key(c.new_raw_private_key(EVP_PKEY_ED25519, nullptr, Bytes(private_key), kKeyLen));
   if (!key) return MakeError("invalid Ed25519 private key");
   std::string pub(kKeyLen, '\0');
   size_t len = kKeyLen;
-  if (EVP_PKEY_get_raw_public_key(key.get(), reinterpret_cast<unsigned char*>(pub.data()), &len) != 1) {
+  if (c.get_raw_public_key(key.get(), Bytes(pub), &len) != 1) {
     return MakeError("Ed25519 public key export failed");
   }
   return pub;
@@ -105,17 +162,16 @@ Result<std::string> Ed25519PublicFromPrivate(std::string_view private_key) {
 
 Result<std::string> Ed25519Sign(std::string_view private_key, std::string_view message) {
   if (private_key.size() != kKeyLen) return MakeError("Ed25519 private key must be 32 bytes");
-  PkeyPtr key(EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(private_key.data()),
-      kKeyLen));
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!key || !ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
+  const CryptoApi& c = Crypto();
+  if (!c.error.empty()) return MakeError("Ed25519 signing: " + c.error);
+  PkeyPtr key(c.new_raw_private_key(EVP_PKEY_ED25519, nullptr, Bytes(private_key), kKeyLen));
+  MdCtxPtr ctx(c.md_ctx_new());
+  if (!key || !ctx || c.digest_sign_init(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
     return MakeError("Ed25519 sign init failed");
   }
   std::string sig(kSigLen, '\0');
   size_t len = kSigLen;
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
+  if (c.digest_sign(ctx.get(), Bytes(sig), &len, Bytes(message), message.size()) != 1 ||
       len != kSigLen) {
     return MakeError("Ed25519 signing failed");
   }
@@ -125,16 +181,15 @@ Result<std::string> Ed25519Sign(std::string_view private_key, std::string_view m
 bool Ed25519Verify(std::string_view public_key, std::string_view message,
                    std::string_view signature) {
   if (public_key.size() != kKeyLen || signature.size() != kSigLen) return false;
-  PkeyPtr key(EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(public_key.data()),
-      kKeyLen));
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!key || !ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
+  const CryptoApi& c = Crypto();
+  if (!c.error.empty()) return false;
+  PkeyPtr key(c.new_raw_public_key(EVP_PKEY_ED25519, nullptr, Bytes(public_key), kKeyLen));
+  MdCtxPtr ctx(c.md_ctx_new());
+  if (!key || !ctx || c.digest_verify_init(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
     return false;
   }
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
-                          message.size()) == 1;
+  return c.digest_verify(ctx.get(), Bytes(signature), signature.size(), Bytes(message),
+                         message.size()) == 1;
 }
 
 Status WriteKeyFile(const std::string& path, std::string_view raw_key, bool is_private) {

@@ -6,7 +6,6 @@
 // model should not carry (docs/PERFORMANCE.md, "Resident memory"). Only
 // curl's types and constants come from the header.
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+
+#include "sentinelle/dynlib.h"
 
 namespace sentinelle {
 
@@ -32,36 +33,23 @@ struct CurlApi {
   std::string error;  // non-empty: libcurl could not be loaded
 };
 
-template <typename Fn>
-bool Bind(void* lib, const char* name, Fn& fn, std::string& error) {
-  fn = reinterpret_cast<Fn>(dlsym(lib, name));
-  if (fn == nullptr && error.empty()) error = std::string("libcurl has no ") + name;
-  return fn != nullptr;
-}
-
 // Loaded once and kept for the life of the process (curl's global state
 // must not be torn down under another thread).
 const CurlApi& Curl() {
   static const CurlApi api = [] {
     CurlApi a;
-    void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
-      const char* e = dlerror();
-      a.error = std::string("cannot load libcurl.so.4: ") + (e ? e : "unknown error");
-      return a;
-    }
-    Bind(lib, "curl_global_init", a.global_init, a.error);
-    Bind(lib, "curl_easy_init", a.easy_init, a.error);
-    Bind(lib, "curl_easy_setopt", a.easy_setopt, a.error);
-    Bind(lib, "curl_easy_perform", a.easy_perform, a.error);
-    Bind(lib, "curl_easy_getinfo", a.easy_getinfo, a.error);
-    Bind(lib, "curl_easy_cleanup", a.easy_cleanup, a.error);
-    Bind(lib, "curl_easy_strerror", a.easy_strerror, a.error);
-    Bind(lib, "curl_slist_append", a.slist_append, a.error);
-    Bind(lib, "curl_slist_free_all", a.slist_free_all, a.error);
-    if (a.error.empty() && a.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      a.error = "curl_global_init failed";
-    }
+    DynamicLibrary lib("libcurl.so.4");
+    lib.Bind("curl_global_init", a.global_init);
+    lib.Bind("curl_easy_init", a.easy_init);
+    lib.Bind("curl_easy_setopt", a.easy_setopt);
+    lib.Bind("curl_easy_perform", a.easy_perform);
+    lib.Bind("curl_easy_getinfo", a.easy_getinfo);
+    lib.Bind("curl_easy_cleanup", a.easy_cleanup);
+    lib.Bind("curl_easy_strerror", a.easy_strerror);
+    lib.Bind("curl_slist_append", a.slist_append);
+    lib.Bind("curl_slist_free_all", a.slist_free_all);
+    if (lib.ok() && a.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) lib.Fail("curl_global_init failed");
+    a.error = lib.error();
     return a;
   }();
   return api;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -51,6 +52,12 @@ int64_t Unconfirmed(const std::string& db_path) {
   auto st = (*db)->Prepare("SELECT COUNT(*) FROM readings WHERE confirmed = 0");
   if (!st || !st->Step()) return -1;
   return st->ColumnInt(0);
+}
+
+// The shared objects mapped into a running process (/proc/PID/maps).
+std::string MappedFiles(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 TEST(AgentProcessTest, HelpVersionAndBadConfig) {
@@ -179,6 +186,14 @@ TEST(AgentProcessTest, UnixSocketInputAndGracefulSigterm) {
     auto s = DecodeStatus(peer.LastRaw(topics.Status("st-proc")), "st-proc");
     return s && s->state == "online";
   }));
+  // A tcp:// station that downloads no model never maps OpenSSL, paho's TLS
+  // build or libcurl (loaded on first use; docs/PERFORMANCE.md, "Resident
+  // memory"), and runs paho's plain build.
+  const std::string maps = MappedFiles(agent.pid());
+  EXPECT_NE(maps.find("libpaho-mqtt3a.so"), std::string::npos) << maps;
+  for (const char* lib : {"libcrypto.so", "libssl.so", "libpaho-mqtt3as.so", "libcurl"}) {
+    EXPECT_EQ(maps.find(lib), std::string::npos) << lib << " is mapped:\n" << maps;
+  }
   agent.Signal(SIGTERM);
   EXPECT_EQ(agent.Wait(), 0) << agent.Log();
   close(fd);

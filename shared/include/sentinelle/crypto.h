@@ -1,6 +1,10 @@
 // Hashing and signatures for model distribution (OpenSSL libcrypto adapter;
 // crypto.cc is the only file that includes OpenSSL headers).
 //
+// SHA-256 is portable code (sha256.h); the Ed25519 functions load
+// libcrypto.so.3 on first use (dlopen), so a process that only hashes never
+// maps OpenSSL. Without libcrypto they fail: an error, or false from verify.
+//
 // Keys are raw 32-byte Ed25519 keys, carried as lowercase hex or in PEM files.
 #pragma once
 
@@ -11,7 +15,7 @@
 
 namespace sentinelle {
 
-// SHA-256 of bytes, lowercase hex (64 chars).
+// SHA-256 of bytes, lowercase hex (64 chars). Never touches OpenSSL.
 std::string Sha256Hex(std::string_view bytes);
 
 std::string ToHex(std::string_view bytes);

@@ -1,5 +1,9 @@
-// MqttClient: the one adapter over paho-mqtt-cpp's async client (the only
-// agent file that includes <mqtt/...>).
+// MqttClient: the one adapter over paho's C asynchronous client (the only
+// agent file that includes MQTTAsync.h). The library is loaded at run time:
+// libpaho-mqtt3a.so.1 for tcp://, libpaho-mqtt3as.so.1 (with OpenSSL) for
+// ssl:// and mqtts://, so a plain-TCP station never maps OpenSSL; a program
+// that links paho itself (its TLS build) shares that one. Create() fails,
+// naming the library, when it cannot be loaded.
 //
 // QoS 1, persistent session (clean_session = false) under a fixed client id,
 // last will set at construction. No paho persistence: the SQLite outbox is the
@@ -7,7 +11,7 @@
 // reconnect is off: the engine owns reconnect backoff with jitter.
 //
 // Handlers run on paho's callback thread; they must be quick and must not
-// call back into the client. No paho exception leaves this class.
+// call back into the client. No exception from a handler reaches paho.
 // Thread-safe.
 #pragma once
 
