@@ -4,6 +4,10 @@
 // model, one row at a time; the baseline is XGBoost's own single-row path
 // (XGBoosterPredictFromDense, nthread=1) in the same run, on the same rows.
 // Set-up checks that both give the same outputs before timing anything.
+// BM_SingleRow_Sentinelle uses the default layout (blocked float nodes);
+// BM_SingleRow_Quantised the 4-byte quantised nodes, BM_SingleRow_Generic
+// the node array; BM_Quantise times the quantised layout's row
+// quantisation alone (part of BM_SingleRow_Quantised).
 //
 // BM_FullCycle: one new reading through the chain: features plus 4 targets
 // x 2 horizons, every slot answered by a 200-tree depth-6 station model.
@@ -26,7 +30,7 @@ struct Fixture {
   std::vector<std::string> files = TrainBenchModels(train);
   DenseMatrix rows;
   std::string booster;
-  std::unique_ptr<XgbModel> model;
+  std::unique_ptr<XgbModel> model, quantised, generic;
   std::unique_ptr<xgb::Booster> reference;
 
   Fixture() {
@@ -36,23 +40,33 @@ struct Fixture {
     auto env = ReadModelFile(files[1]);  // pm25 / 60 min
     if (!env) std::abort();
     booster = env->booster;
-    auto m = XgbModel::Parse(booster, XgbEncoding::kUbjson);
     auto r = xgb::Booster::Load(booster);
-    if (!m || !r) std::abort();
-    model = std::make_unique<XgbModel>(std::move(m.value()));
+    if (!r) std::abort();
     reference = std::make_unique<xgb::Booster>(std::move(r.value()));
+    model = Load(XgbLayout::kBlocked);
+    quantised = Load(XgbLayout::kQuantised);
+    generic = Load(XgbLayout::kGeneric);
+  }
+
+  std::unique_ptr<XgbModel> Load(XgbLayout layout) {
+    auto m = XgbModel::Parse(booster, XgbEncoding::kUbjson, layout);
+    if (!m || m->layout() != layout) std::abort();
     size_t exact = 0;
     float max_diff = 0;
     for (size_t i = 0; i < rows.rows; ++i) {
       auto want = reference->PredictRow(rows.row(i), rows.cols);
       if (!want) std::abort();
-      const float got = model->Predict(rows.row(i));
+      const float got = m->Predict(rows.row(i));
       max_diff = std::max(max_diff, std::fabs(got - *want));
       exact += got == *want;
     }
-    std::fprintf(stderr, "agreement on %zu rows: %zu bit-identical, max |diff| %g; trees %d, depth %d\n",
-                 rows.rows, exact, static_cast<double>(max_diff), model->num_trees(), model->max_depth());
+    std::fprintf(stderr,
+                 "%s layout: agreement on %zu rows: %zu bit-identical, max |diff| %g; trees %d, depth %d, "
+                 "%zu bytes\n",
+                 std::string(XgbLayoutName(layout)).c_str(), rows.rows, exact, static_cast<double>(max_diff),
+                 m->num_trees(), m->max_depth(), m->MemoryBytes());
     if (max_diff > 1e-3f) std::abort();
+    return std::make_unique<XgbModel>(std::move(m.value()));
   }
 };
 
@@ -61,16 +75,37 @@ Fixture& F() {
   return f;
 }
 
-void BM_SingleRow_Sentinelle(benchmark::State& state) {
+void SingleRow(benchmark::State& state, const XgbModel& model);
+void BM_SingleRow_Sentinelle(benchmark::State& state) { SingleRow(state, *F().model); }
+BENCHMARK(BM_SingleRow_Sentinelle);
+
+void SingleRow(benchmark::State& state, const XgbModel& model) {
   Fixture& f = F();
   size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.model->Predict(f.rows.row(i)));
+    benchmark::DoNotOptimize(model.Predict(f.rows.row(i)));
     i = (i + 1) % f.rows.rows;
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_SingleRow_Sentinelle);
+void BM_SingleRow_Quantised(benchmark::State& state) { SingleRow(state, *F().quantised); }
+BENCHMARK(BM_SingleRow_Quantised);
+void BM_SingleRow_Generic(benchmark::State& state) { SingleRow(state, *F().generic); }
+BENCHMARK(BM_SingleRow_Generic);
+
+void BM_Quantise(benchmark::State& state) {
+  Fixture& f = F();
+  std::vector<uint16_t> ranks(2 * f.rows.cols);
+  size_t i = 0;
+  for (auto _ : state) {
+    f.quantised->QuantiseRow(f.rows.row(i), ranks.data());
+    benchmark::DoNotOptimize(ranks.data());
+    benchmark::ClobberMemory();
+    i = (i + 1) % f.rows.rows;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Quantise);
 
 void BM_SingleRow_XGBoost(benchmark::State& state) {
   Fixture& f = F();

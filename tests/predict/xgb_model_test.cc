@@ -61,45 +61,127 @@ TEST_P(XgbAgreement, MatchesLibxgboostOnManyRows) {
   ASSERT_TRUE(trained) << trained.message();
   EXPECT_EQ(trained->rounds, c.rounds);
 
-  auto model = XgbModel::Parse(trained->bytes, c.encoding);
-  ASSERT_TRUE(model) << model.message();
-  EXPECT_EQ(model->num_features(), 9);
-  EXPECT_EQ(model->num_trees(), c.rounds);
-  EXPECT_LE(model->max_depth(), c.depth);
-  EXPECT_EQ(model->complete_layout(), model->max_depth() <= XgbModel::kMaxCompleteDepth);
-
   auto ref = xgb::Booster::Load(trained->bytes);
   ASSERT_TRUE(ref) << ref.message();
   auto expected = ref->PredictDense(Xt.data.data(), Xt.rows, Xt.cols);
   ASSERT_TRUE(expected) << expected.message();
-  size_t exact = 0;
-  for (size_t i = 0; i < Xt.rows; ++i) {
-    const float got = model->Predict(Xt.row(i));
-    const float want = (*expected)[i];
-    ASSERT_NEAR(got, want, 1e-5f * std::max(1.0f, std::fabs(want))) << "row " << i;
-    exact += got == want;
-  }
-  // Same float32 order of summation as XGBoost's CPU predictor.
-  EXPECT_GE(exact, Xt.rows * 99 / 100);
 
-  // All-missing and extreme rows follow default directions only.
-  std::vector<float> nan_row(9, NAN), big_row(9, 1e30f), small_row(9, -1e30f);
-  for (auto* row : {&nan_row, &big_row, &small_row}) {
-    auto want = ref->PredictRow(row->data(), 9);
-    ASSERT_TRUE(want);
-    EXPECT_NEAR(model->Predict(row->data()), *want, 1e-5f * std::max(1.0f, std::fabs(*want)));
+  // Every layout, each against libxgboost.
+  for (XgbLayout layout : {XgbLayout::kBlocked, XgbLayout::kQuantised, XgbLayout::kGeneric}) {
+    SCOPED_TRACE(std::string(XgbLayoutName(layout)));
+    auto model = layout == XgbLayout::kBlocked ? XgbModel::Parse(trained->bytes, c.encoding)
+                                               : XgbModel::Parse(trained->bytes, c.encoding, layout);
+    ASSERT_TRUE(model) << model.message();
+    EXPECT_EQ(model->num_features(), 9);
+    EXPECT_EQ(model->num_trees(), c.rounds);
+    EXPECT_LE(model->max_depth(), c.depth);
+    const bool complete = model->max_depth() <= XgbModel::kMaxCompleteDepth;
+    EXPECT_EQ(model->complete_layout(), complete && layout != XgbLayout::kGeneric);
+    EXPECT_EQ(model->layout(), complete ? layout : XgbLayout::kGeneric);
+
+    size_t exact = 0;
+    for (size_t i = 0; i < Xt.rows; ++i) {
+      const float got = model->Predict(Xt.row(i));
+      const float want = (*expected)[i];
+      ASSERT_NEAR(got, want, 1e-5f * std::max(1.0f, std::fabs(want))) << "row " << i;
+      exact += got == want;
+    }
+    // Same float32 order of summation as XGBoost's CPU predictor.
+    EXPECT_GE(exact, Xt.rows * 99 / 100);
+
+    // All-missing and extreme rows follow default directions only.
+    std::vector<float> nan_row(9, NAN), big_row(9, 1e30f), small_row(9, -1e30f), inf_row(9, INFINITY),
+        ninf_row(9, -INFINITY);
+    for (auto* row : {&nan_row, &big_row, &small_row, &inf_row, &ninf_row}) {
+      auto want = ref->PredictRow(row->data(), 9);
+      ASSERT_TRUE(want);
+      EXPECT_NEAR(model->Predict(row->data()), *want, 1e-5f * std::max(1.0f, std::fabs(*want)));
+    }
+    if (model->layout() == XgbLayout::kQuantised) {
+      // A missing value: rank 0 in its default-left slot, 65535 in its default-right one.
+      std::vector<uint16_t> ranks(18, 7);
+      std::vector<float> row(Xt.row(0), Xt.row(0) + 9);
+      row[0] = NAN;
+      model->QuantiseRow(row.data(), ranks.data());
+      EXPECT_EQ(ranks[0], 0);
+      EXPECT_EQ(ranks[1], 65535);
+    }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Depths, XgbAgreement,
                          ::testing::Values(Case{1, 5, XgbEncoding::kJson},
+                                           Case{2, 12, XgbEncoding::kUbjson},
                                            Case{3, 40, XgbEncoding::kUbjson},
                                            Case{4, 32, XgbEncoding::kJson},  // 3 + 1 levels
                                            Case{5, 25, XgbEncoding::kUbjson},  // 3 + 2 levels
                                            Case{6, 60, XgbEncoding::kJson},
                                            Case{6, 60, XgbEncoding::kUbjson},
+                                           Case{7, 20, XgbEncoding::kJson},  // 4 + 3 quantised
                                            Case{8, 30, XgbEncoding::kUbjson},
+                                           Case{10, 12, XgbEncoding::kJson},  // deepest complete
                                            Case{13, 10, XgbEncoding::kJson}));
+
+// A feature with more distinct thresholds than 16-bit indices can name:
+// asking for the quantised layout gives the blocked one, which still agrees.
+TEST(XgbModel, QuantisedFallsBackToBlockedBeyond65535Thresholds) {
+  DenseMatrix X;
+  std::vector<float> y;
+  MakeData(1000, 4, 0.1, 11, X, y);
+  xgb::TrainParams p;
+  p.max_depth = 6;
+  p.num_rounds = 4;
+  p.eta = 0.3;
+  auto trained = xgb::TrainXgb(p, X, y, nullptr, nullptr, 0, 1);
+  ASSERT_TRUE(trained) << trained.message();
+  auto j = nlohmann::json::parse(trained->bytes);
+  auto& model = j["learner"]["gradient_booster"]["model"];
+  const nlohmann::json seed = model["trees"];
+  nlohmann::json trees = nlohmann::json::array();
+  size_t splits = 0;
+  int next_cut = 0;
+  while (splits <= 65536) {
+    for (const auto& t : seed) {
+      nlohmann::json copy = t;
+      copy["id"] = trees.size();
+      auto& left = copy["left_children"];
+      for (size_t i = 0; i < left.size(); ++i) {
+        if (left[i].get<int>() == -1) continue;
+        // All splits on feature 0, each at its own threshold in [-4, 4).
+        copy["split_indices"][i] = 0;
+        copy["split_conditions"][i] = -4.0 + 1e-4 * next_cut++;
+        ++splits;
+      }
+      trees.push_back(std::move(copy));
+    }
+  }
+  const size_t n = trees.size();
+  model["trees"] = std::move(trees);
+  model["tree_info"] = std::vector<int>(n, 0);
+  model["gbtree_model_param"]["num_trees"] = std::to_string(n);
+  const std::string bytes = j.dump();
+
+  auto quantised = XgbModel::Parse(bytes, XgbEncoding::kJson, XgbLayout::kQuantised);
+  ASSERT_TRUE(quantised) << quantised.message();
+  EXPECT_EQ(quantised->layout(), XgbLayout::kBlocked);
+  EXPECT_EQ(quantised->num_trees(), static_cast<int>(n));
+  auto ref = xgb::Booster::Load(bytes);
+  ASSERT_TRUE(ref) << ref.message();
+  DenseMatrix Xt;
+  std::vector<float> yt;
+  MakeData(300, 4, 0.2, 12, Xt, yt);
+  auto want = ref->PredictDense(Xt.data.data(), Xt.rows, Xt.cols);
+  ASSERT_TRUE(want) << want.message();
+  for (size_t i = 0; i < Xt.rows; ++i) {
+    const float w = (*want)[i];
+    ASSERT_NEAR(quantised->Predict(Xt.row(i)), w, 1e-4f * std::max(1.0f, std::fabs(w))) << "row " << i;
+  }
+
+  // Under the limit (the seed trees alone), the same request is met.
+  auto small = XgbModel::Parse(trained->bytes, XgbEncoding::kJson, XgbLayout::kQuantised);
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->layout(), XgbLayout::kQuantised);
+}
 
 TEST(XgbModel, EarlyStoppingSlicesToBestRoundAndStillAgrees) {
   DenseMatrix X, Xv;

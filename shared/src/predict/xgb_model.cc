@@ -221,57 +221,278 @@ int TreeDepth(const RawTree& t) {
 }
 
 // Blocked layout of a complete tree (what the walks read): levels are
-// grouped by three, and each group is stored as one block per node of the
-// group's top level, holding that node's subtree down to the group's last
-// level in level order (7, 3 or 1 nodes; blocks of 8, 4 or 1 entries). A
-// block of 8 is one 64-byte cache line, so a depth-6 walk touches two lines
+// grouped by kG (3 for 8-byte nodes, 4 for 4-byte ones), and each group is
+// stored as one block per node of the group's top level, holding that node's
+// subtree down to the group's last level in level order (2^kG - 1 nodes or
+// fewer in the last group; a block of 2^levels entries, 1 for one level). A
+// full block is one 64-byte cache line, so a depth-6 walk touches two lines
 // per tree instead of six.
-constexpr uint32_t BlockStride(int levels) { return levels >= 3 ? 8u : levels == 2 ? 4u : 1u; }
+constexpr uint32_t BlockStride(int levels) { return levels == 1 ? 1u : 1u << levels; }
+template <int kG>
 constexpr uint32_t GroupBase(int depth, int group) {
   uint32_t base = 0;
   for (int g = 0; g < group; ++g) {
-    const int top = 3 * g;
-    base += (1u << top) * BlockStride(std::min(3, depth - top));
+    const int top = kG * g;
+    base += (1u << top) * BlockStride(std::min(kG, depth - top));
   }
   return base;
 }
 // Entry of the node with index i (0 .. 2^level - 1) on `level` of a depth-`depth` tree.
+template <int kG>
 constexpr uint32_t BlockedIndex(int depth, int level, uint32_t i) {
-  const int group = level / 3;
-  const int l = level % 3;
+  const int group = level / kG;
+  const int l = level % kG;
   const uint32_t below = (1u << l) - 1;
-  return GroupBase(depth, group) + (i >> l) * BlockStride(std::min(3, depth - 3 * group)) + below + (i & below);
+  return GroupBase<kG>(depth, group) + (i >> l) * BlockStride(std::min(kG, depth - kG * group)) + below +
+         (i & below);
 }
-// Entries per tree, a whole number of 64-byte blocks.
-constexpr uint32_t TreeEntries(int depth) { return (GroupBase(depth, (depth + 2) / 3) + 7u) & ~7u; }
-static_assert(TreeEntries(6) == 72 && BlockedIndex(6, 3, 0) == 8 && BlockedIndex(6, 5, 31) == 70);
+// Entries per tree, a whole number of 64-byte lines (2^kG entries).
+template <int kG>
+constexpr uint32_t TreeEntries(int depth) {
+  return (GroupBase<kG>(depth, (depth + kG - 1) / kG) + (1u << kG) - 1) & ~((1u << kG) - 1);
+}
+static_assert(TreeEntries<3>(6) == 72 && BlockedIndex<3>(6, 3, 0) == 8 && BlockedIndex<3>(6, 5, 31) == 70);
+static_assert(TreeEntries<4>(6) == 80 && BlockedIndex<4>(6, 4, 0) == 16 && BlockedIndex<4>(6, 5, 31) == 78);
+constexpr int kBlockedGroup = 3;    // 8-byte nodes
+constexpr int kQuantisedGroup = 4;  // 4-byte nodes
 
 // Writes tree `t` from `node` down, that node being number i of `level`.
-template <typename SplitT>
+// `make(node)` gives the split record, `pad` the always-left padding.
+template <int kG, typename SplitT, typename Make>
 void FillComplete(const RawTree& t, int64_t node, int level, uint32_t i, int max_depth, SplitT* splits,
-                  float* leaves) {
+                  float* leaves, const Make& make, SplitT pad) {
   if (level == max_depth) {
     leaves[i] = static_cast<float>(t.condition[node]);
     return;
   }
-  SplitT& split = splits[BlockedIndex(max_depth, level, i)];
+  SplitT& split = splits[BlockedIndex<kG>(max_depth, level, i)];
   if (t.left[node] == -1) {
-    // Padding: NaN threshold makes every value (and a missing one, with the
-    // default-right bit clear) go left, down to the replicated leaf.
-    split = {0, std::numeric_limits<float>::quiet_NaN()};
-    FillComplete(t, node, level + 1, 2 * i, max_depth, splits, leaves);
-    FillComplete(t, node, level + 1, 2 * i + 1, max_depth, splits, leaves);
+    // Padding: every value, missing or not, goes left, down to the replicated leaf.
+    split = pad;
+    FillComplete<kG>(t, node, level + 1, 2 * i, max_depth, splits, leaves, make, pad);
+    FillComplete<kG>(t, node, level + 1, 2 * i + 1, max_depth, splits, leaves, make, pad);
     return;
   }
-  split = {static_cast<uint32_t>(t.feature[node]) | (t.default_left[node] ? 0u : kDefaultRightBit),
-           static_cast<float>(t.condition[node])};
-  FillComplete(t, t.left[node], level + 1, 2 * i, max_depth, splits, leaves);
-  FillComplete(t, t.right[node], level + 1, 2 * i + 1, max_depth, splits, leaves);
+  split = make(node);
+  FillComplete<kG>(t, t.left[node], level + 1, 2 * i, max_depth, splits, leaves, make, pad);
+  FillComplete<kG>(t, t.right[node], level + 1, 2 * i + 1, max_depth, splits, leaves, make, pad);
 }
+
+uint32_t Slot(const RawTree& t, int64_t node) {
+  return 2 * static_cast<uint32_t>(t.feature[node]) + (t.default_left[node] ? 0u : 1u);
+}
+
+// Rows of up to this many features are prepared on the stack.
+constexpr int kStackFeatures = 512;
 
 }  // namespace
 
-Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
+std::string_view XgbLayoutName(XgbLayout l) {
+  switch (l) {
+    case XgbLayout::kQuantised: return "quantised";
+    case XgbLayout::kBlocked: return "blocked";
+    case XgbLayout::kGeneric: break;
+  }
+  return "generic";
+}
+
+struct XgbKernels {
+  using Split = XgbModel::Split;
+  using QSplit = XgbModel::QSplit;
+  using CutRange = XgbModel::CutRange;
+  // Walks in flight at once: their loads overlap.
+  static constexpr int kLanes = 8;
+
+  static uint32_t Right(const Split& n, const float* slots) {
+    // False for a NaN on either side: a missing value in the default-left
+    // slot, and padding (NaN threshold), go left.
+    return static_cast<uint32_t>(slots[n.slot] >= n.threshold);
+  }
+  static uint32_t Right(const QSplit& n, const uint16_t* ranks) {
+    return static_cast<uint32_t>(ranks[n.slot] > n.cut);
+  }
+
+  // Walks kN consecutive trees from `s`, level by level; writes their leaf indices.
+  template <int kG, int kDepth, int kN, typename SplitT, typename RowT>
+  static inline __attribute__((always_inline)) void WalkLanes(const SplitT* s, const RowT* row, uint32_t* leaf) {
+    constexpr uint32_t kE = TreeEntries<kG>(kDepth);
+    uint32_t b[kN] = {}, j[kN] = {};  // block on the group's top level, node within the block's level
+    const SplitT* p[kN];              // the block
+#pragma GCC unroll 16
+    for (int k = 0; k < kN; ++k) p[k] = s + k * kE;
+    [&]<int... kLevel>(std::integer_sequence<int, kLevel...>) {
+      (
+          [&] {
+            constexpr int kLocal = kLevel % kG;
+            constexpr uint32_t kBelow = (1u << kLocal) - 1;
+#pragma GCC unroll 16
+            for (int k = 0; k < kN; ++k) j[k] = 2 * j[k] + Right(p[k][kBelow + j[k]], row);
+            if constexpr (kLocal == kG - 1 && kLevel + 1 < kDepth) {
+              constexpr int kNext = kLevel / kG + 1;
+              constexpr uint32_t kBase = GroupBase<kG>(kDepth, kNext);
+              constexpr uint32_t kStride = BlockStride(std::min(kG, kDepth - kG * kNext));
+#pragma GCC unroll 16
+              for (int k = 0; k < kN; ++k) {
+                b[k] = (b[k] << kG) + j[k];
+                p[k] = s + k * kE + kBase + b[k] * kStride;
+                j[k] = 0;
+              }
+            }
+          }(),
+          ...);
+    }(std::make_integer_sequence<int, kDepth>{});
+    constexpr int kLast = kDepth - kG * ((kDepth - 1) / kG);  // levels in the last group
+#pragma GCC unroll 16
+    for (int k = 0; k < kN; ++k) leaf[k] = (b[k] << kLast) + j[k];
+  }
+
+  // Leaf values are added in tree order, as XGBoost does, for identical sums.
+  template <int kG, int kDepth, typename SplitT, typename RowT>
+  static float Walk(const SplitT* splits, const float* leaves, int num_trees, float sum, const RowT* row) {
+    constexpr uint32_t kE = TreeEntries<kG>(kDepth);
+    constexpr uint32_t kLeaves = 1u << kDepth;
+    int t = 0;
+    for (; t + kLanes <= num_trees; t += kLanes) {
+      uint32_t leaf[kLanes];
+      WalkLanes<kG, kDepth, kLanes>(splits + static_cast<size_t>(t) * kE, row, leaf);
+      const float* l = leaves + static_cast<size_t>(t) * kLeaves;
+#pragma GCC unroll 16
+      for (int k = 0; k < kLanes; ++k) sum += l[k * kLeaves + leaf[k]];
+    }
+    for (; t < num_trees; ++t) {
+      uint32_t leaf[1];
+      WalkLanes<kG, kDepth, 1>(splits + static_cast<size_t>(t) * kE, row, leaf);
+      sum += leaves[static_cast<size_t>(t) * kLeaves + leaf[0]];
+    }
+    return sum;
+  }
+
+  // Blocked layout: slot 2f is the value (a missing one goes left at every
+  // split), slot 2f + 1 the value with a missing one as +inf (goes right).
+  template <int kDepth>
+  static float Blocked(const XgbModel& m, const float* row) {
+    const int n = m.num_features_;
+    float stack[2 * kStackFeatures];
+    std::vector<float> heap;
+    float* slots = stack;
+    if (n > kStackFeatures) {
+      heap.resize(2 * static_cast<size_t>(n));
+      slots = heap.data();
+    }
+    for (int f = 0; f < n; ++f) {
+      const float x = row[f];
+      slots[2 * f] = x;
+      slots[2 * f + 1] = x != x ? std::numeric_limits<float>::infinity() : x;
+    }
+    return Walk<kBlockedGroup, kDepth>(m.splits_.data(), m.leaf_value_.data(), m.num_trees_, m.base_score_, slots);
+  }
+
+  // Rank of x among a feature's thresholds (how many are <= x), by a
+  // branch-free binary search of fixed length; 0 for a missing x.
+  static void Quantise(const XgbModel& m, const float* row, uint16_t* ranks) {
+    const float* cuts = m.cuts_.data();
+    for (const CutRange& r : m.cut_ranges_) {
+      const float x = row[r.feature];
+      const float* c = cuts + r.first;
+      uint32_t k = 0;
+      for (uint32_t h = (1u << r.steps) >> 1; h != 0; h >>= 1) k += c[k + h - 1] <= x ? h : 0u;
+      ranks[2 * r.feature] = static_cast<uint16_t>(k);
+      ranks[2 * r.feature + 1] = x != x ? uint16_t{0xFFFF} : static_cast<uint16_t>(k);
+    }
+  }
+
+  template <int kDepth>
+  static float Quantised(const XgbModel& m, const float* row) {
+    uint16_t stack[2 * kStackFeatures];
+    std::vector<uint16_t> heap;
+    uint16_t* ranks = stack;
+    if (m.num_features_ > kStackFeatures) {
+      heap.resize(2 * static_cast<size_t>(m.num_features_));
+      ranks = heap.data();
+    }
+    Quantise(m, row, ranks);
+    return Walk<kQuantisedGroup, kDepth>(m.qsplits_.data(), m.leaf_value_.data(), m.num_trees_, m.base_score_,
+                                         ranks);
+  }
+
+  using PredictFn = float (*)(const XgbModel&, const float*);
+  template <int... kDepth>
+  static constexpr PredictFn BlockedFn(int depth, std::integer_sequence<int, kDepth...>) {
+    constexpr PredictFn fns[] = {&Blocked<kDepth>...};
+    return fns[depth];
+  }
+  template <int... kDepth>
+  static constexpr PredictFn QuantisedFn(int depth, std::integer_sequence<int, kDepth...>) {
+    constexpr PredictFn fns[] = {&Quantised<kDepth>...};
+    return fns[depth];
+  }
+
+  static void BuildBlocked(const std::vector<RawTree>& raw, XgbModel& m) {
+    const uint32_t entries = TreeEntries<kBlockedGroup>(m.max_depth_);
+    const uint32_t leaves = 1u << m.max_depth_;
+    m.splits_.assign(static_cast<size_t>(entries) * raw.size(), Split{0, 0.0f});
+    m.leaf_value_.assign(static_cast<size_t>(leaves) * raw.size(), 0.0f);
+    const Split pad{0, std::numeric_limits<float>::quiet_NaN()};
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const RawTree& t = raw[i];
+      auto make = [&t](int64_t node) { return Split{Slot(t, node), static_cast<float>(t.condition[node])}; };
+      FillComplete<kBlockedGroup>(t, 0, 0, 0, m.max_depth_, m.splits_.data() + i * entries,
+                                  m.leaf_value_.data() + i * leaves, make, pad);
+    }
+    m.predict_fn_ = BlockedFn(m.max_depth_, std::make_integer_sequence<int, XgbModel::kMaxCompleteDepth + 1>{});
+  }
+
+  // False (and m untouched) when the model does not fit 16-bit slots and cut indices.
+  static bool BuildQuantised(const std::vector<RawTree>& raw, XgbModel& m) {
+    if (m.num_features_ > 32767) return false;
+    std::vector<std::vector<float>> by_feature(static_cast<size_t>(m.num_features_));
+    for (const RawTree& t : raw) {
+      for (size_t i = 0; i < t.left.size(); ++i) {
+        if (t.left[i] != -1) by_feature[static_cast<size_t>(t.feature[i])].push_back(static_cast<float>(t.condition[i]));
+      }
+    }
+    std::vector<float> cuts;
+    std::vector<CutRange> ranges;
+    std::vector<uint32_t> first(by_feature.size(), 0);
+    for (size_t f = 0; f < by_feature.size(); ++f) {
+      std::vector<float>& c = by_feature[f];
+      if (c.empty()) continue;
+      std::sort(c.begin(), c.end());
+      c.erase(std::unique(c.begin(), c.end()), c.end());
+      if (c.size() > 65535) return false;
+      uint32_t steps = 0;
+      while ((size_t{1} << steps) - 1 < c.size()) ++steps;
+      first[f] = static_cast<uint32_t>(cuts.size());
+      ranges.push_back({static_cast<uint32_t>(f), first[f], steps});
+      cuts.insert(cuts.end(), c.begin(), c.end());
+      // NaN padding is never <= x: it counts as above every value.
+      cuts.resize(first[f] + (size_t{1} << steps) - 1, std::numeric_limits<float>::quiet_NaN());
+    }
+    const uint32_t entries = TreeEntries<kQuantisedGroup>(m.max_depth_);
+    const uint32_t leaves = 1u << m.max_depth_;
+    // Padding reads a slot the row always fills, and goes left whatever it holds.
+    const QSplit pad{static_cast<uint16_t>(ranges.empty() ? 0 : 2 * ranges[0].feature), 0xFFFF};
+    m.qsplits_.assign(static_cast<size_t>(entries) * raw.size(), pad);
+    m.leaf_value_.assign(static_cast<size_t>(leaves) * raw.size(), 0.0f);
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const RawTree& t = raw[i];
+      auto make = [&](int64_t node) {
+        const std::vector<float>& c = by_feature[static_cast<size_t>(t.feature[node])];
+        const auto at = std::lower_bound(c.begin(), c.end(), static_cast<float>(t.condition[node]));
+        return QSplit{static_cast<uint16_t>(Slot(t, node)), static_cast<uint16_t>(at - c.begin())};
+      };
+      FillComplete<kQuantisedGroup>(t, 0, 0, 0, m.max_depth_, m.qsplits_.data() + i * entries,
+                                    m.leaf_value_.data() + i * leaves, make, pad);
+    }
+    m.cuts_ = std::move(cuts);
+    m.cut_ranges_ = std::move(ranges);
+    m.predict_fn_ =
+        QuantisedFn(m.max_depth_, std::make_integer_sequence<int, XgbModel::kMaxCompleteDepth + 1>{});
+    return true;
+  }
+};
+
+Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding, XgbLayout layout) {
   if (bytes.size() > kMaxModelBytes) {
     return MakeError("model of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
                      std::to_string(kMaxModelBytes));
@@ -370,27 +591,14 @@ Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
     ++index;
   }
   m.num_trees_ = static_cast<int>(raw.size());
-  m.complete_ = m.max_depth_ <= kMaxCompleteDepth;
-  if (m.complete_) {
-    const uint32_t entries = TreeEntries(m.max_depth_);
-    const uint32_t leaves = 1u << m.max_depth_;
-    m.splits_.assign(static_cast<size_t>(entries) * raw.size(), Split{0, 0.0f});
-    m.leaf_value_.assign(static_cast<size_t>(leaves) * raw.size(), 0.0f);
-    for (size_t i = 0; i < raw.size(); ++i) {
-      FillComplete(raw[i], 0, 0, 0, m.max_depth_, m.splits_.data() + i * entries,
-                   m.leaf_value_.data() + i * leaves);
-    }
-    static constexpr CompleteFn kByDepth[kMaxCompleteDepth + 1] = {
-        &PredictDepth<0, true>, &PredictDepth<1, true>, &PredictDepth<2, true>, &PredictDepth<3, true>,
-        &PredictDepth<4, true>, &PredictDepth<5, true>, &PredictDepth<6, true>, &PredictDepth<7, true>,
-        &PredictDepth<8, true>, &PredictDepth<9, true>, &PredictDepth<10, true>};
-    static constexpr CompleteFn kDenseByDepth[kMaxCompleteDepth + 1] = {
-        &PredictDepth<0, false>, &PredictDepth<1, false>, &PredictDepth<2, false>, &PredictDepth<3, false>,
-        &PredictDepth<4, false>, &PredictDepth<5, false>, &PredictDepth<6, false>, &PredictDepth<7, false>,
-        &PredictDepth<8, false>, &PredictDepth<9, false>, &PredictDepth<10, false>};
-    m.complete_fn_ = kByDepth[m.max_depth_];
-    m.complete_dense_fn_ = kDenseByDepth[m.max_depth_];
+  const bool complete = m.max_depth_ <= kMaxCompleteDepth;
+  if (complete && layout == XgbLayout::kQuantised && XgbKernels::BuildQuantised(raw, m)) {
+    m.layout_ = XgbLayout::kQuantised;
+  } else if (complete && layout != XgbLayout::kGeneric) {
+    m.layout_ = XgbLayout::kBlocked;
+    XgbKernels::BuildBlocked(raw, m);
   } else {
+    m.layout_ = XgbLayout::kGeneric;
     for (const RawTree& t : raw) {
       // Breadth-first renumbering so that right child = left child + 1.
       const uint32_t first = static_cast<uint32_t>(m.nodes_.size());
@@ -419,63 +627,10 @@ Result<XgbModel> XgbModel::Parse(std::string_view bytes, XgbEncoding encoding) {
 }
 
 float XgbModel::Predict(const float* row) const {
-  if (!complete_) return PredictGeneric(row);
-  // One pass over the row decides whether any node can meet a missing value;
-  // most rows have none, and their walk skips the default-direction term.
-  bool any_missing = false;
-  for (int i = 0; i < num_features_; ++i) any_missing |= row[i] != row[i];
-  return (any_missing ? complete_fn_ : complete_dense_fn_)(splits_.data(), leaf_value_.data(), num_trees_,
-                                                           base_score_, row);
+  return predict_fn_ ? predict_fn_(*this, row) : PredictGeneric(row);
 }
 
-// Walks kLanes trees level by level: the trees are independent, so their
-// loads overlap, and a branch-free step means no mispredictions. Leaf
-// values are added in tree order, as XGBoost does, for identical sums.
-template <int kDepth, bool kAnyMissing>
-float XgbModel::PredictDepth(const Split* splits, const float* leaves, int num_trees, float base,
-                             const float* row) {
-  constexpr uint32_t kEntries = TreeEntries(kDepth);
-  constexpr uint32_t kLeaves = 1u << kDepth;
-  // 12 walks in flight: more overlap than 8, still all in registers (16 spilled).
-  constexpr int kLanes = 12;
-  float sum = base;
-  // Index on the next level of node i of kLevel in the tree at `tree`.
-  auto step = [row]<int kLevel>(const Split* tree, uint32_t i) {
-    constexpr int kGroup = kLevel / 3;
-    constexpr int kShift = kLevel % 3;
-    constexpr uint32_t kBelow = (1u << kShift) - 1;
-    constexpr uint32_t kFirst = GroupBase(kDepth, kGroup) + kBelow;
-    constexpr uint32_t kStride = BlockStride(std::min(3, kDepth - 3 * kGroup));
-    const Split& n = tree[kFirst + (i >> kShift) * kStride + (i & kBelow)];
-    const float x = row[n.feature & ~kDefaultRightBit];
-    // x >= threshold is false for a missing x (NaN); then the default bit decides.
-    uint32_t right = static_cast<uint32_t>(x >= n.threshold);
-    if constexpr (kAnyMissing) right |= static_cast<uint32_t>(x != x) & (n.feature >> 31);
-    return 2 * i + right;
-  };
-  int t = 0;
-  for (; t + kLanes <= num_trees; t += kLanes) {
-    uint32_t i[kLanes] = {};
-    const Split* s = splits + static_cast<size_t>(t) * kEntries;
-    [&]<int... kLevel>(std::integer_sequence<int, kLevel...>) {
-      ((void)[&] {
-         for (int k = 0; k < kLanes; ++k) i[k] = step.template operator()<kLevel>(s + k * kEntries, i[k]);
-       }(),
-       ...);
-    }(std::make_integer_sequence<int, kDepth>{});
-    const float* leaf = leaves + static_cast<size_t>(t) * kLeaves;
-    for (int k = 0; k < kLanes; ++k) sum += leaf[k * kLeaves + i[k]];
-  }
-  for (; t < num_trees; ++t) {
-    uint32_t i = 0;
-    const Split* s = splits + static_cast<size_t>(t) * kEntries;
-    [&]<int... kLevel>(std::integer_sequence<int, kLevel...>) {
-      ((i = step.template operator()<kLevel>(s, i)), ...);
-    }(std::make_integer_sequence<int, kDepth>{});
-    sum += leaves[static_cast<size_t>(t) * kLeaves + i];
-  }
-  return sum;
-}
+void XgbModel::QuantiseRow(const float* row, uint16_t* ranks) const { XgbKernels::Quantise(*this, row, ranks); }
 
 float XgbModel::PredictGeneric(const float* row) const {
   float sum = base_score_;
@@ -493,7 +648,9 @@ float XgbModel::PredictGeneric(const float* row) const {
 }
 
 size_t XgbModel::MemoryBytes() const {
-  return splits_.capacity() * sizeof(Split) + leaf_value_.capacity() * sizeof(float) + nodes_.capacity() * sizeof(Node) +
+  return splits_.capacity() * sizeof(Split) + qsplits_.capacity() * sizeof(QSplit) +
+         cuts_.capacity() * sizeof(float) + cut_ranges_.capacity() * sizeof(CutRange) +
+         leaf_value_.capacity() * sizeof(float) + nodes_.capacity() * sizeof(Node) +
          roots_.capacity() * sizeof(uint32_t) + sizeof(*this);
 }
 
