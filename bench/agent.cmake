@@ -14,3 +14,9 @@ if(TARGET sentinelle_ack_peer)
   # The "models" option runs predict_make_models (bench/predict.cmake).
   add_dependencies(agent_memory_bench predict_make_models)
 endif()
+
+# sha256_bench: the portable SHA-256 the agent uses for model files against
+# OpenSSL's, on a model-sized input.
+add_executable(sha256_bench ${CMAKE_CURRENT_SOURCE_DIR}/sha256_bench.cc)
+target_link_libraries(sha256_bench PRIVATE sentinelle::shared OpenSSL::Crypto benchmark::benchmark
+                      sentinelle_warnings)

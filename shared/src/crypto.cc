@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -96,6 +97,9 @@ const CryptoApi& Crypto() {
     lib.Bind("EVP_DigestVerifyInit", a.digest_verify_init);
     lib.Bind("EVP_DigestVerify", a.digest_verify);
     a.error = lib.error();
+    // Ed25519Verify can only answer false: say once why every signature
+    // will be refused.
+    if (!a.error.empty()) spdlog::error("crypto: {}; Ed25519 signatures cannot be checked", a.error);
     return a;
   }();
   return api;
