@@ -97,6 +97,40 @@ TEST(CalibrateTest, NullWindowsAreFullWindowsOnePerStep) {
   weekly.step_s = 7 * kDay;
   const Calibrated cw = CalibrateOn(rows, weekly);
   EXPECT_EQ(cw.samples[0].size(), 8u);
+  // Each window's shift and end time come along: the ends are one step
+  // apart, on the bucket boundaries (less a second), so two stations
+  // replayed over the same days give windows that line up.
+  for (const NullSample& s : c.samples) {
+    ASSERT_EQ(s.shift.size(), s.size());
+    ASSERT_EQ(s.at.size(), s.size());
+    for (size_t k = 0; k < s.size(); ++k) {
+      EXPECT_EQ((s.at[k] + 1) % kDay, 0) << k;
+      if (k) EXPECT_EQ(s.at[k] - s.at[k - 1], kDay);
+    }
+  }
+  EXPECT_EQ(c.samples[0].at.front(), kDryStart + 15 * kDay - 1);
+}
+
+TEST(CalibrateTest, ShiftBoundIsTheNullQuantileOfTheAbsoluteShiftTimesTheMargin) {
+  Weather w(11);
+  const Calibrated c = CalibrateOn(Period(w, kDryStart, 70));
+  for (size_t i = 0; i < c.samples.size(); ++i) {
+    ASSERT_TRUE(c.thresholds[i].has_value());
+    std::vector<double> moved;
+    for (double x : c.samples[i].shift) moved.push_back(std::fabs(x));
+    EXPECT_NEAR(c.thresholds[i]->shift, SampleQuantile(moved, 0.95) * 1.5, 1e-12) << i;
+  }
+  // Pressure wanders more than independent noise does.
+  EXPECT_GT(c.thresholds[1]->shift, c.thresholds[0]->shift);
+  // Evaluations report the bound of the thresholds they used.
+  StationDriftWindow win("s", c.reference);
+  win.SetThresholds(c.thresholds);
+  for (const Reading& r : Period(w, kDryStart + 70 * kDay, 3)) win.AddReading(r);
+  const auto r = win.Evaluate(kDryStart + 73 * kDay, DriftConfig{});
+  EXPECT_DOUBLE_EQ(r[1].shift_bound, c.thresholds[1]->shift);
+  StationDriftWindow plain("s", c.reference);
+  for (const Reading& x : Period(w, kDryStart + 73 * kDay, 3)) plain.AddReading(x);
+  EXPECT_EQ(plain.Evaluate(kDryStart + 76 * kDay, DriftConfig{})[1].shift_bound, 0.0);
 }
 
 TEST(CalibrateTest, AutocorrelatedFeatureGetsAHigherThresholdIndependentOneKeepsTheDefault) {

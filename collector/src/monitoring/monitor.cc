@@ -43,6 +43,10 @@ struct MonitoredReference {
   std::map<std::pair<int, int>, size_t> pred_index;  // (target, horizon_min) -> feature
   // Calibrated per-feature thresholds (empty: the configured ones).
   std::vector<std::optional<monitor::DriftThresholds>> thresholds;
+  // Null windows of each calibrated station, one sample per feature: the
+  // classifier's relative bound compares a station's null shifts with its
+  // neighbours' at the same window ends (classify.h).
+  std::map<std::string, std::vector<monitor::NullSample>> null_by_station;
   // Calibrated live/validation RMSE bound of the model (NaN: configured),
   // its validation RMSE over persistence's on the same pairs and the
   // calibrated bound on the live skill ratio (NaN: unknown / configured).
@@ -424,7 +428,24 @@ void Monitor::Impl::Calibrate(MonitoredReference& ref, const json& training,
     std::vector<Reading> readings;
     readings.reserve(rows->size());
     for (StoredReading& sr : *rows) readings.push_back(std::move(sr.reading));
-    monitor::CollectNullSamples(ref.set, readings, wo, config.drift, config.calibration, samples);
+    std::vector<monitor::NullSample>& own = ref.null_by_station[id];
+    monitor::CollectNullSamples(ref.set, readings, wo, config.drift, config.calibration, own);
+    samples.resize(own.size());
+    for (size_t i = 0; i < own.size(); ++i) {
+      auto append = [](std::vector<double>& dst, const std::vector<double>& src) {
+        dst.insert(dst.end(), src.begin(), src.end());
+      };
+      append(samples[i].psi, own[i].psi);
+      append(samples[i].ks, own[i].ks);
+      append(samples[i].js, own[i].js);
+      append(samples[i].wasserstein_iqr, own[i].wasserstein_iqr);
+      append(samples[i].shift, own[i].shift);
+      samples[i].at.insert(samples[i].at.end(), own[i].at.begin(), own[i].at.end());
+      // The classifier needs only the shifts and their times (16 bytes a window).
+      for (auto* v : {&own[i].psi, &own[i].ks, &own[i].js, &own[i].wasserstein_iqr}) {
+        std::vector<double>().swap(*v);
+      }
+    }
   }
   ref.thresholds = monitor::CalibrateThresholds(samples, config.drift.thresholds, config.calibration);
   size_t calibrated = 0;
@@ -433,9 +454,9 @@ void Monitor::Impl::Calibrate(MonitoredReference& ref, const json& training,
     ++calibrated;
     const auto& t = *ref.thresholds[i];
     spdlog::debug("monitor: model {} {} thresholds psi {:.3g} ks {:.3g} js {:.3g} w/iqr {:.3g} "
-                  "({} null windows)",
+                  "shift {:.3g} ({} null windows)",
                   record.version, ref.set->features[i].name, t.psi, t.ks, t.js,
-                  t.wasserstein_iqr, samples[i].size());
+                  t.wasserstein_iqr, t.shift, samples[i].size());
   }
   spdlog::info("monitor: model {} drift thresholds calibrated for {} of {} features in {:.1f} s",
                record.version, calibrated, ref.thresholds.size(),
@@ -1041,6 +1062,12 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
 
       d.score = f.score;
       d.figures = f;
+      if (st->ref) {
+        auto null = st->ref->null_by_station.find(id);
+        if (null != st->ref->null_by_station.end() && i < null->second.size()) {
+          d.null = &null->second[i];
+        }
+      }
       any = any || d.evaluated;
       by_feature[f.feature].push_back(std::move(d));
     }
@@ -1048,7 +1075,7 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
   }
   std::vector<Alarm> changed;
   for (const auto& [feature, list] : by_feature) {
-    const auto verdict = monitor::ClassifyDrift(list, m.config.classifier);
+    const auto verdict = monitor::ClassifyDrift(list, m.config.classifier, now_s);
     const bool prediction = feature.rfind(kPredPrefix, 0) == 0;
     for (Alarm& a : monitor::UpdateDriftAlarms(m.book, feature, list, verdict, now_s, prediction)) {
       changed.push_back(std::move(a));

@@ -76,6 +76,10 @@ void LoadMonitoringConfig(ConfigReader& r, MonitoringConfig& c) {
   k.max_neighbour_shift = r.Get<double>(p + "classifier.max_neighbour_shift", k.max_neighbour_shift);
   k.sensor_min_relative_shift =
       r.Get<double>(p + "classifier.sensor_min_relative_shift", k.sensor_min_relative_shift);
+  // The relative bound is calibrated like the drift thresholds.
+  k.relative_quantile = cal.quantile;
+  k.relative_margin = cal.margin;
+  k.min_relative_windows = cal.min_windows;
 
   c.alarms.raise_after = AtLeast(r, p + "alarms.raise_after", c.alarms.raise_after, 1);
   c.alarms.clear_after = AtLeast(r, p + "alarms.clear_after", c.alarms.clear_after, 1);

@@ -45,6 +45,8 @@ void CollectNullSamples(const std::shared_ptr<const ReferenceSet>& reference,
       samples[i].ks.push_back(f.ks);
       samples[i].js.push_back(f.js);
       samples[i].wasserstein_iqr.push_back(f.wasserstein_iqr);
+      samples[i].shift.push_back(f.shift);
+      samples[i].at.push_back(at);
     }
   };
   for (const Reading* r : sorted) {
@@ -73,6 +75,10 @@ std::vector<std::optional<DriftThresholds>> CalibrateThresholds(
     t.ks = at(s.ks, base.ks);
     t.js = at(s.js, base.js);
     t.wasserstein_iqr = at(s.wasserstein_iqr, base.wasserstein_iqr);
+    std::vector<double> moved;
+    moved.reserve(s.shift.size());
+    for (double x : s.shift) moved.push_back(std::fabs(x));
+    t.shift = moved.empty() ? base.shift : at(moved, base.shift);
     out[i] = t;
   }
   return out;

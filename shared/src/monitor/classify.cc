@@ -40,6 +40,56 @@ double Median(std::vector<double> v) {
   return (*std::max_element(v.begin(), v.begin() + m) + hi) / 2;
 }
 
+// The relative bound of station i among `neighbours` from their null
+// windows: quantile x margin of |s_i(t) - median_j s_j(t)| over the window
+// ends t that the station and at least half of its neighbours share.
+void RelativeBound(const std::vector<StationDrift>& stations, int i,
+                   const std::vector<int>& neighbours, const ClassifierConfig& config,
+                   StationVerdict& v) {
+  const NullSample* own = stations[i].null;
+  if (!own || own->at.size() != own->shift.size() || neighbours.empty()) return;
+  std::vector<const NullSample*> others;
+  for (int j : neighbours) {
+    const NullSample* n = stations[j].null;
+    if (n && n->at.size() == n->shift.size() && std::is_sorted(n->at.begin(), n->at.end())) {
+      others.push_back(n);
+    }
+  }
+  if (others.size() * 2 < neighbours.size()) return;
+  std::vector<double> diffs, at_t;
+  for (size_t k = 0; k < own->at.size(); ++k) {
+    at_t.clear();
+    for (const NullSample* n : others) {
+      auto it = std::lower_bound(n->at.begin(), n->at.end(), own->at[k]);
+      if (it != n->at.end() && *it == own->at[k]) at_t.push_back(n->shift[it - n->at.begin()]);
+    }
+    if (at_t.empty() || at_t.size() * 2 < neighbours.size()) continue;
+    diffs.push_back(std::fabs(own->shift[k] - Median(at_t)));
+  }
+  v.relative_windows = static_cast<int>(diffs.size());
+  if (diffs.size() < static_cast<size_t>(std::max(config.min_relative_windows, 1))) return;
+  v.relative_bound = SampleQuantile(std::move(diffs), config.relative_quantile) *
+                     config.relative_margin;
+}
+
+// Where a station's shift sat at this time of year in its null windows:
+// the median of the shifts of the windows that ended within +-season_days
+// of now's day of year, in earlier years; NaN with fewer than
+// min_relative_windows such windows (or no null windows, or no now).
+double SeasonalShift(const NullSample* null, int64_t now_s, const ClassifierConfig& config) {
+  if (!null || now_s == INT64_MIN || null->at.size() != null->shift.size()) return NAN;
+  constexpr double kYear = 365.2425 * 86400;
+  std::vector<double> same;
+  for (size_t k = 0; k < null->at.size(); ++k) {
+    const double ago = static_cast<double>(now_s - null->at[k]);
+    if (ago <= 0) continue;
+    const double off = std::fabs(ago - std::round(ago / kYear) * kYear);
+    if (ago >= kYear / 2 && off <= config.season_days * 86400) same.push_back(null->shift[k]);
+  }
+  if (same.size() < static_cast<size_t>(std::max(config.min_relative_windows, 1))) return NAN;
+  return Median(std::move(same));
+}
+
 int Root(std::vector<int>& parent, int i) {
   while (parent[i] != i) i = parent[i] = parent[parent[i]];
   return i;
@@ -48,7 +98,7 @@ int Root(std::vector<int>& parent, int i) {
 }  // namespace
 
 NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
-                             const ClassifierConfig& config) {
+                             const ClassifierConfig& config, int64_t now_s) {
   const int n = static_cast<int>(stations.size());
   NetworkVerdict out;
   out.stations.resize(n);
@@ -83,8 +133,30 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
       for (double x : shifts) dev.push_back(std::fabs(x - v.neighbour_shift));
       const double spread = std::max(1.4826 * Median(dev), config.min_shift_spread);
       v.relative_z = std::fabs(v.shift - v.neighbour_shift) / spread;
+      // How far the neighbours moved, each against its own ordinary wander.
+      if (config.max_neighbour_shift >= 0) {
+        std::vector<double> moved;
+        for (int j : neighbours[i]) {
+          const double base = SeasonalShift(stations[j].null, now_s, config);
+          v.seasonal_neighbours += std::isnan(base) ? 0 : 1;
+          const double shift = stations[j].figures.shift - (std::isnan(base) ? 0 : base);
+          moved.push_back(shift / std::max(config.max_neighbour_shift, 1e-9));
+        }
+        v.neighbour_moved = Median(moved);
+      }
+      RelativeBound(stations, i, neighbours[i], config, v);
     }
   }
+  // Both halves of the neighbour test: the neighbours hold still (by their
+  // own bounds) and the station's departure from them stands out (outlier
+  // z) and exceeds what the station-minus-neighbours difference did in its
+  // null windows (the relative bound, when calibrated).
+  auto still = [&](const StationVerdict& v) {
+    return config.max_neighbour_shift < 0 || std::fabs(v.neighbour_moved) <= 1.0;
+  };
+  auto departs = [&](const StationVerdict& v, double min_relative) {
+    return std::fabs(v.shift - v.neighbour_shift) >= std::max(min_relative, v.relative_bound);
+  };
 
   const bool network_wide = out.drifting >= config.min_region_stations &&
                             out.drifting >= config.network_share * out.evaluated;
@@ -96,11 +168,9 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
       const auto& v = out.stations[i];
       if (network_wide || v.neighbours == 0 || config.sensor_min_relative_shift <= 0) continue;
       const double share = static_cast<double>(v.drifting_neighbours) / v.neighbours;
-      const bool still = config.max_neighbour_shift < 0 ||
-                         std::fabs(v.neighbour_shift) <= config.max_neighbour_shift;
-      if (share <= config.sensor_fault_max_share && still &&
+      if (share <= config.sensor_fault_max_share && still(v) &&
           v.relative_z >= std::max(config.min_relative_z, 1e-9) &&
-          std::fabs(v.shift - v.neighbour_shift) >= config.sensor_min_relative_shift) {
+          departs(v, config.sensor_min_relative_shift)) {
         out.stations[i].verdict = Verdict::kSensorFault;
       }
       continue;
@@ -113,9 +183,8 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
       out.stations[i].verdict = Verdict::kIsolated;
     } else if (share <= config.sensor_fault_max_share) {
       const bool outlier = config.min_relative_z <= 0 || v.relative_z >= config.min_relative_z;
-      const bool still = config.max_neighbour_shift < 0 ||
-                         std::fabs(v.neighbour_shift) <= config.max_neighbour_shift;
-      out.stations[i].verdict = outlier && still ? Verdict::kSensorFault : Verdict::kUndetermined;
+      out.stations[i].verdict =
+          outlier && still(v) && departs(v, 0) ? Verdict::kSensorFault : Verdict::kUndetermined;
     } else if (share >= config.regional_min_share) {
       candidate[i] = true;
     } else {
@@ -208,6 +277,10 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
                    " within reach do, and its shift (" + Fmt(v.shift) +
                    " IQR) stands out from theirs (median " + Fmt(v.neighbour_shift) + ", z " +
                    Fmt(v.relative_z) +
+                   (v.relative_bound > 0
+                        ? ", beyond the " + Fmt(v.relative_bound) +
+                              " IQR it differed from them in its calibration windows"
+                        : std::string()) +
                    "): suspected sensor or calibration fault; check the station, do not retrain";
     }
     obs.figures = DriftFigures(s.figures);
@@ -216,6 +289,9 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
     obs.figures["shift"] = v.shift;
     obs.figures["neighbour_shift"] = v.neighbour_shift;
     obs.figures["relative_z"] = v.relative_z;
+    obs.figures["neighbour_moved"] = v.neighbour_moved;
+    obs.figures["relative_bound"] = v.relative_bound;
+    obs.figures["seasonal_neighbours"] = v.seasonal_neighbours;
     observe(obs);
   }
   Observation region;

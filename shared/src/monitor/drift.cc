@@ -102,6 +102,7 @@ FeatureDrift CompareToReference(const ReferenceFeature& reference, const Rolling
             scale;
 
   const auto& t = config.thresholds;
+  r.shift_bound = t.shift;
   const double ratios[] = {r.psi / t.psi, r.ks / t.ks, r.js / t.js,
                            r.wasserstein_iqr / t.wasserstein_iqr};
   for (double q : ratios) {

@@ -28,9 +28,14 @@ struct CalibrationOptions {
   int min_windows = 8;     // fewer null windows for a feature: default thresholds kept
 };
 
-// The null values of one feature, one per replayed window with a verdict.
+// The null values of one feature, one per replayed window with a verdict:
+// the four statistics, the signed shift (FeatureDrift::shift) and the time
+// the window ended (`at`, the evaluation time; windows end on bucket
+// boundaries, so the windows of different stations replayed over the same
+// period line up and their shifts can be compared, classify.h).
 struct NullSample {
-  std::vector<double> psi, ks, js, wasserstein_iqr;
+  std::vector<double> psi, ks, js, wasserstein_iqr, shift;
+  std::vector<int64_t> at;
   size_t size() const { return psi.size(); }
 };
 
@@ -49,7 +54,8 @@ void CollectNullSamples(const std::shared_ptr<const ReferenceSet>& reference,
 double SampleQuantile(std::vector<double> values, double q);
 
 // Per feature: nullopt with fewer than min_windows samples, otherwise each
-// threshold = max(base threshold, quantile(null) x margin).
+// threshold = max(base threshold, quantile(null) x margin); the shift bound
+// (DriftThresholds::shift) = quantile(|null shift|) x margin.
 std::vector<std::optional<DriftThresholds>> CalibrateThresholds(
     const std::vector<NullSample>& samples, const DriftThresholds& base,
     const CalibrationOptions& options);

@@ -25,22 +25,44 @@
 // shift in reference IQRs) must stand out from its neighbours' shifts:
 //   z = |shift - median(neighbour shifts)| / max(1.4826 * MAD, min_shift_spread)
 // and z >= min_relative_z, and the neighbours' median shift must be small
-// (|median| <= max_neighbour_shift). A drifting station that fails the test
-// moves with its neighbours, only more: kUndetermined (no alarm change).
+// (neighbours still, below). A drifting station that fails the test moves
+// with its neighbours, only more: kUndetermined (no alarm change).
 // A station that does not drift by its own thresholds is a sensor fault too
 // when it passes the same neighbour conditions and its shift is at least
 // `sensor_min_relative_shift` IQRs away from its neighbours' median
 // (differential test; its drift figures are reported as they are).
+//
+// Calibrated neighbour test (docs/MONITORING.md, "Sensor faults are judged
+// against the neighbours"). A whole season can sit off the reference year
+// (the network's common offset), so neither "the neighbours did not move at
+// all" nor "the station moved" is the question; the question is whether the
+// station departs from its neighbours by more than ordinary weather makes
+// it. With calibrated null windows (calibrate.h) both halves are judged on
+// the stations' own history:
+//  - neighbours still: each neighbour's shift in units of its own null shift
+//    bound (FeatureDrift::shift_bound, |shift| quantile x margin, at least
+//    max_neighbour_shift), and the median of those within +-1. Without a
+//    calibrated bound the fixed max_neighbour_shift alone is the bound.
+//  - the station departs: its relative shift (shift - the neighbours' median
+//    shift) must also exceed the relative bound: the `relative_quantile`
+//    quantile x `relative_margin` of |station null shift - median of the
+//    neighbours' null shifts| over the calibration windows that ended at the
+//    same time (StationDrift::null). What the station-minus-neighbours
+//    difference did in a year of weather, seasons included, is the null;
+//    without enough common windows (min_relative_windows) no such bound
+//    applies.
 // A sensor fault means: check/recalibrate the station, exclude its data from
 // training, do not retrain. A regional change means the world changed: a
 // retraining candidate (subject to the trainer's cooldown).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sentinelle/monitor/alarm.h"
+#include "sentinelle/monitor/calibrate.h"
 #include "sentinelle/monitor/drift.h"
 
 namespace sentinelle::monitor {
@@ -52,6 +74,9 @@ struct StationDrift {
   bool drifting = false;
   double score = 0;         // FeatureDrift::score
   FeatureDrift figures;     // optional detail carried into alarm figures
+  // The station's own null windows of this feature (calibrate.h; `at`
+  // ascending), for the relative bound. Optional; must outlive the call.
+  const NullSample* null = nullptr;
 };
 
 struct ClassifierConfig {
@@ -65,10 +90,21 @@ struct ClassifierConfig {
   double min_relative_z = 3.0;
   double min_shift_spread = 0.15;  // in reference IQRs: the smallest spread assumed
   // A sensor fault also needs the neighbours to hold still: the median of
-  // their shifts within +-max_neighbour_shift (reference IQRs). When they
-  // moved too (a city-wide change that hits one district hardest, a dust
+  // their shifts, each in units of max(its calibrated shift bound,
+  // max_neighbour_shift), within +-1; uncalibrated, the median of their
+  // shifts within +-max_neighbour_shift (reference IQRs). When they moved
+  // too (a city-wide change that hits one district hardest, a dust
   // episode), the station is undetermined (negative: no such condition).
   double max_neighbour_shift = 0.2;
+  // Relative bound from the null windows (see above): quantile and margin
+  // of |station null shift - neighbours' median null shift|, and the common
+  // windows it needs (fewer: no relative bound).
+  double relative_quantile = 0.95;
+  double relative_margin = 1.5;
+  int min_relative_windows = 8;
+  // Seasonal baseline of a neighbour: its null windows that ended within
+  // +-season_days of the evaluation's day of year (earlier years).
+  double season_days = 15;
   // Differential sensor fault: a station whose own thresholds are not
   // crossed is still a sensor fault when, with the neighbour conditions
   // above (few drifting neighbours, outlier z, neighbours still), its shift
@@ -91,6 +127,14 @@ struct StationVerdict {
   double shift = 0;              // the station's FeatureDrift::shift
   double neighbour_shift = 0;    // median of its neighbours' shifts
   double relative_z = 0;         // outlier score against the neighbours (see above)
+  // Median of the neighbours' moves (shift minus its seasonal baseline when
+  // it has one) each over max_neighbour_shift (|x| <= 1: they hold still);
+  // with max_neighbour_shift < 0, 0.
+  double neighbour_moved = 0;
+  int seasonal_neighbours = 0;   // neighbours judged against a seasonal baseline
+  // Calibrated bound on |shift - neighbour_shift| (0: none, not calibrated).
+  double relative_bound = 0;
+  int relative_windows = 0;      // common null windows behind relative_bound
 };
 
 struct NetworkVerdict {
@@ -106,8 +150,10 @@ double DistanceKm(double lat1, double lon1, double lat2, double lon2);
 
 // Pure function of its inputs; O(n^2) in the number of stations (fine for
 // networks of a few thousand stations).
+// `now_s`: the evaluation time, which picks the same season in the null
+// windows (INT64_MIN: no seasonal baseline).
 NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
-                             const ClassifierConfig& config = {});
+                             const ClassifierConfig& config = {}, int64_t now_s = INT64_MIN);
 
 // Feeds one feature's verdict into the alarm book at now_s:
 //  - per evaluated station, condition (kDriftSensorFault, station, feature)

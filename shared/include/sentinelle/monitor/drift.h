@@ -36,6 +36,11 @@ struct DriftThresholds {
   double ks = 0.15;              // binned KS
   double js = 0.10;              // base-2 Jensen-Shannon divergence
   double wasserstein_iqr = 0.5;  // W1 divided by the expected distribution's IQR
+  // Not a vote: how far the feature's median wanders from the reference in
+  // ordinary weather, |FeatureDrift::shift| in reference IQRs (calibrated,
+  // calibrate.h; 0 = unknown). The classifier judges whether a station's
+  // neighbours moved by it (classify.h).
+  double shift = 0;
 };
 
 struct DriftConfig {
@@ -64,6 +69,7 @@ struct FeatureDrift {
   // Signed location shift: (window median - expected median) / the expected
   // IQR (or mean bin width). What the classifier compares across neighbours.
   double shift = 0;
+  double shift_bound = 0;       // DriftThresholds::shift of the thresholds used (0 = unknown)
   int votes = 0;                // statistics above their threshold
   double score = 0;             // max over statistics of value / threshold
   std::string detail;           // why insufficient, when it is
