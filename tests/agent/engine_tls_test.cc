@@ -8,10 +8,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include "ack_peer.h"
 #include "broker.h"
@@ -118,6 +123,40 @@ TEST_F(EngineTlsTest, DeliversReadingsOverTlsTrustingTheNetworksCa) {
     engine.Stop();
   }
   ExpectAllWindows(peer_->received(), windows);
+}
+
+// The real binary loads paho's TLS build (and with it OpenSSL) only for a TLS
+// URI (a tcp:// agent maps neither: process_test.cc), and delivers over it.
+TEST_F(EngineTlsTest, TheAgentBinaryLoadsPahosTlsBuildForATlsUri) {
+  const nlohmann::json config = {
+      {"station_id", kStation},
+      {"clock", {{"source", "input"}}},
+      {"input", {{"kind", "stdin"}}},
+      {"store", {{"path", dir_.File("agent.db")}}},
+      {"mqtt",
+       {{"uri", broker_->tls_uri()},
+        {"ca_file", broker_->ca_file()},
+        {"username", kStation},
+        {"password", broker_->Password(kStation)}}},
+      {"metrics", {{"listen", ""}}},
+      {"log", {{"level", "info"}}}};
+  std::ofstream(dir_.File("agent.json")) << config.dump();
+  sentinelle::testing::ChildProcess agent(
+      {sentinelle::testing::BinPath("sentinelle-agent"), "--config", dir_.File("agent.json")},
+      dir_.File("agent.log"));
+  ASSERT_TRUE(agent.Start(true));
+  std::string lines;
+  for (const auto& l : test::Burst(0, 3)) lines += l + "\n";
+  ASSERT_TRUE(agent.WriteStdin(lines));
+  ASSERT_TRUE(WaitFor([&] { return peer_->received_count() >= 3; }, 20s)) << agent.Log();
+  std::ifstream maps_file("/proc/" + std::to_string(agent.pid()) + "/maps");
+  const std::string maps((std::istreambuf_iterator<char>(maps_file)), std::istreambuf_iterator<char>());
+  EXPECT_NE(maps.find("libpaho-mqtt3as.so"), std::string::npos) << maps;
+  EXPECT_NE(maps.find("libssl.so"), std::string::npos) << maps;
+  EXPECT_EQ(maps.find("libpaho-mqtt3a.so"), std::string::npos) << maps;  // one build only
+  agent.Signal(SIGTERM);
+  EXPECT_EQ(agent.Wait(), 0) << agent.Log();
+  ExpectAllWindows(peer_->received(), 3);
 }
 
 TEST_F(EngineTlsTest, WrongCaFailsTheHandshakeClearlyAndReadingsWaitInTheOutbox) {
