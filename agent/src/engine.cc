@@ -93,10 +93,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(AgentConfig config, Env* env) {
   mo.connect_timeout_s = c.mqtt.connect_timeout_s;
   mo.max_inflight = std::max(64, c.mqtt.max_inflight_messages * 2);
   mo.subscriptions = {e->topics_.Ack(c.station_id), e->topics_.Commands(c.station_id)};
-  // Model manifests for every scope (docs/PROTOCOL.md, "Topics per scope").
-  mo.subscriptions.push_back(e->topics_.AllManifests());
-  mo.subscriptions.push_back(c.topic_prefix + "/models/+/+/linear/manifest");
-  mo.subscriptions.push_back(c.topic_prefix + "/models/+/+/stations/" + c.station_id + "/manifest");
+  // Model manifests for every scope, production and staged rollout
+  // (docs/PROTOCOL.md, "Topics per scope").
+  for (std::string& f : e->topics_.StationManifestFilters(c.station_id)) {
+    mo.subscriptions.push_back(std::move(f));
+  }
   mo.will_topic = e->topics_.Status(c.station_id);
   {
     std::lock_guard lock(e->mu_);

@@ -39,6 +39,26 @@ std::string Topics::Manifest(std::string_view target, int horizon_min) const {
 
 std::string Topics::AllManifests() const { return prefix_ + "/models/+/+/manifest"; }
 
+std::string Topics::ScopedManifest(std::string_view target, int horizon_min, std::string_view kind,
+                                   std::string_view station, bool rollout) const {
+  std::string t = prefix_ + "/models/" + std::string(target) + "/" + std::to_string(horizon_min);
+  if (kind == "linear") {
+    t += "/linear";
+  } else if (kind == "station") {
+    t += "/stations/";
+    t += station;
+  }
+  if (rollout) t += "/rollout";
+  return t + "/manifest";
+}
+
+std::vector<std::string> Topics::StationManifestFilters(std::string_view station_id) const {
+  const std::string m = prefix_ + "/models/+/+";
+  const std::string own = m + "/stations/" + std::string(station_id);
+  return {m + "/manifest",    m + "/rollout/manifest",        m + "/linear/manifest",
+          m + "/linear/rollout/manifest", own + "/manifest", own + "/rollout/manifest"};
+}
+
 std::string Topics::AllStations(StationChannel channel) const {
   return prefix_ + "/stations/+/" + std::string(ChannelName(channel));
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "process.h"
 #include "sentinelle/agent/model_updater.h"
@@ -39,6 +40,7 @@ class UpdaterChecksTest : public ::testing::Test {
     config_.total_timeout_ms = 10000;
     config_.connect_timeout_ms = 2000;
     config_.stall_timeout_ms = 5000;
+    config_.rollout_grace_ms = 300;
     registry_ = std::make_shared<prometheus::Registry>();
     StartUpdater();
   }
@@ -399,28 +401,28 @@ TEST_F(UpdaterChecksTest, ShadowIsStagedThenPromotedWithoutDownloadingAgain) {
   EXPECT_FALSE(std::filesystem::exists(path + ".shadow"));
 }
 
-TEST_F(UpdaterChecksTest, ProductionReannouncedAfterAShadowWithdrawsTheShadow) {
+TEST_F(UpdaterChecksTest, ProductionReannouncedWithoutTheRolloutWithdrawsTheShadow) {
   InstallV5();
   ASSERT_EQ(Announce(7, "shadow").result, "shadow");
   const std::string path = updater_->ModelPath("pm25", 60, "network");
   ASSERT_TRUE(std::filesystem::exists(path + ".shadow"));
-  // The accuracy gate rolled 7 back: the collector re-announces production
-  // 5 on the topic, with the signed rollback permission.
+  // The accuracy gate rolled 7 back while the station was offline: on
+  // reconnect it gets production 5 (with the signed rollback permission) and
+  // no rollout manifest. Production still answers at once; the shadow goes
+  // when no rollout manifest followed within the grace period.
   auto m = MakeManifest(5, test::ModelFile(5), server_.Url(5));
   m.rollback = true;
   auto o = Deliver(Signed(m));
   EXPECT_EQ(o.result, "unchanged") << o.detail;  // 5 still answers
   EXPECT_EQ(ChainVersion(), "5");
-  EXPECT_FALSE(std::filesystem::exists(path + ".shadow"));
-  auto info = updater_->ModelInfo();
-  ASSERT_EQ(info.size(), 1u);
-  EXPECT_EQ(info[0].kind, "network");
-  {
+  ASSERT_TRUE(testing::WaitFor([&] { return !std::filesystem::exists(path + ".shadow"); }));
+  ASSERT_TRUE(testing::WaitFor([&] { return updater_->ModelInfo().size() == 1u; }));
+  EXPECT_EQ(updater_->ModelInfo()[0].kind, "network");
+  // "withdrawn" for the prediction service: a shadow handover of version 0.
+  ASSERT_TRUE(testing::WaitFor([&] {
     std::lock_guard lock(mu_);
-    ASSERT_FALSE(handovers_.empty());
-    EXPECT_TRUE(handovers_.back().shadow);
-    EXPECT_EQ(handovers_.back().version, 0);  // "withdrawn" for the prediction service
-  }
+    return !handovers_.empty() && handovers_.back().shadow && handovers_.back().version == 0;
+  }));
   // The withdrawal survives a restart (state file).
   StopUpdater();
   StartUpdater();
@@ -428,6 +430,160 @@ TEST_F(UpdaterChecksTest, ProductionReannouncedAfterAShadowWithdrawsTheShadow) {
   // The withdrawn version's shadow manifest is still accepted again if the
   // collector re-announces it (its floor did not move).
   EXPECT_EQ(Announce(7, "shadow").result, "shadow");
+}
+
+const std::string kRolloutTopic = "sentinelle/v1/models/pm25/60/rollout/manifest";
+
+// Production 5 re-announced with the rollback permission, as the collector
+// signs it while a newer version of the family is staged.
+std::string Production5() {
+  auto m = MakeManifest(5, test::ModelFile(5), "http://127.0.0.1:1/unused");
+  m.rollback = true;
+  return Signed(m);
+}
+
+TEST_F(UpdaterChecksTest, ShadowOnTheRolloutTopicSurvivesProductionUntilTheTopicIsCleared) {
+  InstallV5();
+  server_.Put(7, test::ModelFile(7));
+  auto shadow = MakeManifest(7, test::ModelFile(7), server_.Url(7), "shadow");
+  shadow.stations = {"st-2", "st-1"};
+  ASSERT_EQ(Deliver(Signed(shadow), kRolloutTopic).result, "shadow");
+  const std::string path = updater_->ModelPath("pm25", 60, "network");
+  // The collector re-announces production, then the rollout (a reconnect, a
+  // periodic re-signing): nothing changes, even after the grace period.
+  EXPECT_EQ(Deliver(Production5()).result, "unchanged");
+  EXPECT_EQ(Deliver(Signed(shadow), kRolloutTopic).result, "unchanged");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3 * config_.rollout_grace_ms));
+  EXPECT_TRUE(std::filesystem::exists(path + ".shadow"));
+  ASSERT_EQ(updater_->ModelInfo().size(), 2u);
+  // The rollout ends (rollback by the accuracy gate): the topic is cleared.
+  auto o = Deliver("", kRolloutTopic);
+  EXPECT_EQ(o.result, "rollout_ended") << o.detail;
+  EXPECT_FALSE(std::filesystem::exists(path + ".shadow"));
+  ASSERT_EQ(updater_->ModelInfo().size(), 1u);
+  EXPECT_EQ(ChainVersion(), "5");
+  // A production manifest on a rollout topic is not believed.
+  EXPECT_EQ(Deliver(Production5(), kRolloutTopic).result, "wrong_topic");
+  // A cleared production topic changes nothing (no outcome: nothing queued).
+  updater_->OnManifest(kTopic, "");
+  EXPECT_EQ(ChainVersion(), "5");
+}
+
+TEST_F(UpdaterChecksTest, ShadowPromotedOnTheProductionTopicAndTheRolloutCleared) {
+  InstallV5();
+  server_.Put(7, test::ModelFile(7));
+  ASSERT_EQ(Deliver(Signed(MakeManifest(7, test::ModelFile(7), server_.Url(7), "shadow")), kRolloutTopic)
+                .result,
+            "shadow");
+  const int requests = server_.requests();
+  // Promotion: production 7 first, then the rollout topic cleared.
+  auto o = Deliver(Signed(MakeManifest(7, test::ModelFile(7), server_.Url(7))));
+  ASSERT_EQ(o.result, "installed") << o.detail;
+  EXPECT_EQ(server_.requests(), requests);  // taken from the staged file
+  updater_->OnManifest(kRolloutTopic, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2 * config_.rollout_grace_ms));
+  EXPECT_EQ(ChainVersion(), "7");
+  ASSERT_EQ(updater_->ModelInfo().size(), 1u);
+  EXPECT_EQ(updater_->ModelInfo()[0].version, "7");
+}
+
+TEST_F(UpdaterChecksTest, CanaryAnswersUntilItsRolloutEndsThenProductionComesBack) {
+  InstallV5();
+  server_.Put(5, test::ModelFile(5));
+  server_.Put(7, test::ModelFile(7));
+  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
+  canary.stations = {"st-1"};
+  ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
+  EXPECT_EQ(ChainVersion(), "7");
+  EXPECT_EQ(updater_->Slots().at(0).canary_version, 7);
+  // Production re-announced (older, with the rollback permission): it does
+  // not displace the canary while the rollout manifest follows it.
+  auto p = MakeManifest(5, test::ModelFile(5), server_.Url(5));
+  p.rollback = true;
+  EXPECT_EQ(Deliver(Signed(p)).result, "deferred");
+  EXPECT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "unchanged");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3 * config_.rollout_grace_ms));
+  EXPECT_EQ(ChainVersion(), "7");
+  // The canary is rolled back: production (already received) comes back.
+  auto o = Deliver("", kRolloutTopic);
+  EXPECT_EQ(o.result, "rollout_ended") << o.detail;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    const auto last = updater_->Outcomes().back();
+    return last.result == "installed" && last.version == 5;
+  })) << updater_->Outcomes().back().detail;
+  EXPECT_EQ(ChainVersion(), "5");
+  EXPECT_EQ(updater_->Slots().at(0).canary_version, 0);
+  EXPECT_EQ(updater_->Slots().at(0).active_version, 5);
+}
+
+TEST_F(UpdaterChecksTest, CanaryEndedWhileOfflineGivesWayToProductionAfterTheGrace) {
+  InstallV5();
+  server_.Put(5, test::ModelFile(5));
+  server_.Put(7, test::ModelFile(7));
+  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
+  canary.stations = {"st-1"};
+  ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
+  // Restart: the canary was rolled back meanwhile; only production is retained.
+  StopUpdater();
+  StartUpdater();
+  EXPECT_EQ(updater_->Slots().at(0).canary_version, 7);  // from the state file
+  auto p = MakeManifest(5, test::ModelFile(5), server_.Url(5));
+  p.rollback = true;
+  EXPECT_EQ(Deliver(Signed(p)).result, "deferred");
+  ASSERT_TRUE(testing::WaitFor([&] {
+    const auto o = updater_->Outcomes().back();
+    return o.result == "installed" && o.version == 5;
+  }));
+  EXPECT_EQ(ChainVersion(), "5");
+  EXPECT_EQ(updater_->Slots().at(0).canary_version, 0);
+  // The same canary announced again later is taken again (the newest
+  // artifact this station ran: no downgrade), a replay of an older one not.
+  EXPECT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
+  EXPECT_EQ(ChainVersion(), "7");
+  server_.Put(6, test::ModelFile(6));
+  auto old = MakeManifest(6, test::ModelFile(6), server_.Url(6), "canary");
+  EXPECT_EQ(Deliver(Signed(old), kRolloutTopic).result, "older_version");
+}
+
+TEST_F(UpdaterChecksTest, CanaryPromotedStaysAndARolloutLeavingTheStationOutEndsItsShadow) {
+  InstallV5();
+  server_.Put(7, test::ModelFile(7));
+  server_.Put(8, test::ModelFile(8));
+  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
+  canary.stations = {"st-1"};
+  ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
+  // Promotion: production 7, then the rollout cleared.
+  EXPECT_EQ(Deliver(Signed(MakeManifest(7, test::ModelFile(7), server_.Url(7)))).result, "unchanged");
+  EXPECT_EQ(updater_->Slots().at(0).canary_version, 0);
+  updater_->OnManifest(kRolloutTopic, "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2 * config_.rollout_grace_ms));
+  EXPECT_EQ(ChainVersion(), "7");
+  // A shadow of 8 for this station, then re-scoped to another station only.
+  auto shadow = MakeManifest(8, test::ModelFile(8), server_.Url(8), "shadow");
+  shadow.stations = {"st-1"};
+  ASSERT_EQ(Deliver(Signed(shadow), kRolloutTopic).result, "shadow");
+  shadow.stations = {"st-2"};
+  EXPECT_EQ(Deliver(Signed(shadow), kRolloutTopic).result, "out_of_scope");
+  EXPECT_FALSE(std::filesystem::exists(updater_->ModelPath("pm25", 60, "network") + ".shadow"));
+  EXPECT_EQ(updater_->ModelInfo().size(), 1u);
+  EXPECT_EQ(ChainVersion(), "7");
+}
+
+TEST_F(UpdaterChecksTest, CanaryWithNothingInProductionIsRemovedWhenItsRolloutEnds) {
+  server_.Put(7, test::ModelFile(7));
+  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
+  canary.stations = {"st-1"};
+  ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
+  const std::string path = updater_->ModelPath("pm25", 60, "network");
+  ASSERT_TRUE(std::filesystem::exists(path));
+  auto o = Deliver("", kRolloutTopic);
+  EXPECT_EQ(o.result, "rollout_ended") << o.detail;
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_TRUE(updater_->ModelInfo().empty());
+  std::lock_guard lock(mu_);
+  ASSERT_FALSE(handovers_.empty());
+  EXPECT_FALSE(handovers_.back().shadow);
+  EXPECT_EQ(handovers_.back().version, 0);
 }
 
 TEST_F(UpdaterChecksTest, InstallsLinearModelOnItsTopic) {

@@ -138,8 +138,10 @@ TEST_F(UpdaterMqttTest, RestartRefusesReplayedOlderManifestAndRollbackCommandWor
   StopAgent();
   PublishRetained(kTopic, v5);
   StartAgent();
+  // Refused once or twice: the agent's persistent session may hold the live
+  // publication as well as the retained copy it gets on subscribing.
   ASSERT_TRUE(testing::WaitFor(
-      [&] { return updater_->RefusedCount(Refusal::kOlderVersion) == 1; }, std::chrono::seconds(20)));
+      [&] { return updater_->RefusedCount(Refusal::kOlderVersion) >= 1; }, std::chrono::seconds(20)));
   ASSERT_TRUE(testing::WaitFor([&] { return StatusVersion() == "6"; }, std::chrono::seconds(20)));
 
   // The collector orders a rollback on the commands topic.

@@ -194,19 +194,25 @@ TEST_F(DistributionTest, ApiRolesTrainingJobsPromotionAndRollback) {
   ASSERT_EQ(cmp.status, 200);
   EXPECT_TRUE(json::parse(cmp.body)["same_family"].get<bool>());
 
-  // Canary on one station: the retained manifest names it.
+  // Canary on one station: the retained rollout manifest names it, and the
+  // production manifest stays retained next to it.
   auto canary = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/promote", kFixtureScientistToken,
                          R"({"stage":"canary","stations":["abj-plateau"],"reason":"try it"})");
   ASSERT_EQ(canary.status, 200) << canary.body;
+  const std::string rollout_topic = "sentinelle/v1/models/pm25/60/rollout/manifest";
   std::string payload;
   ASSERT_TRUE(WaitFor([&] {
-    payload = Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest");
+    payload = Retained(broker_.port(), rollout_topic);
     auto m = DecodeManifest(payload);
     return m.ok() && std::to_string(m->version) == v2;
   }, std::chrono::seconds(20)));
   auto cm = DecodeManifest(payload);
   EXPECT_EQ(cm->stage, "canary");
   EXPECT_EQ(cm->stations, std::vector<std::string>{"abj-plateau"});
+  auto still = DecodeManifest(Retained(broker_.port(), "sentinelle/v1/models/pm25/60/manifest"));
+  ASSERT_TRUE(still) << still.message();
+  EXPECT_EQ(std::to_string(still->version), v1);
+  EXPECT_EQ(still->stage, "production");
 
   // The gate takes no figures from callers, and measures shadow versions.
   auto figures = HttpCall(port, "POST", "/api/v1/models/" + v2 + "/rollout", kFixtureScientistToken,
@@ -225,6 +231,9 @@ TEST_F(DistributionTest, ApiRolesTrainingJobsPromotionAndRollback) {
     return m.ok() && std::to_string(m->version) == v1 && m->rollback &&
            VerifyManifest(*m, served->public_key);
   }, std::chrono::seconds(20)));
+  // The rollout ended: its topic is cleared.
+  ASSERT_TRUE(WaitFor([&] { return Retained(broker_.port(), rollout_topic).empty(); },
+                      std::chrono::seconds(20)));
   rec = json::parse(HttpCall(port, "GET", "/api/v1/models/" + v2, kFixtureViewerToken).body);
   EXPECT_EQ(rec["stage"], "archived");
   EXPECT_EQ(rec["stage_reason"], "canary looked wrong");

@@ -176,6 +176,53 @@ TEST_F(BrokerSecurityTest, StationCannotReadAnotherStationsTopics) {
   }
 }
 
+TEST_F(BrokerSecurityTest, OnlyTheCollectorAnnouncesRolloutsAndAStationReadsItsOwn) {
+  // Staged rollouts (shadow, canary) have their own retained topic per scope
+  // next to production (docs/PROTOCOL.md, "Topics per scope").
+  auto topic = [&](const std::string& kind, const std::string& station, bool rollout) {
+    return topics_.ScopedManifest("pm25", 60, kind, station, rollout);
+  };
+  const std::string network = topic("network", "", true);
+  const std::string linear = topic("linear", "", true);
+  const std::string mine = topic("station", "st-a", true);
+  const std::string theirs = topic("station", "st-b", true);
+  const std::string production = topic("network", "", false);
+  EXPECT_EQ(network, topics_.prefix() + "/models/pm25/60/rollout/manifest");
+  EXPECT_EQ(mine, topics_.prefix() + "/models/pm25/60/stations/st-a/rollout/manifest");
+  auto collector = Open("svc.collector", {});
+  auto a = Open("st-a", topics_.StationManifestFilters("st-a"));
+  for (const std::string& t : {network, linear, mine, theirs}) ExpectDenied(*a, t, "evil-rollout", true);
+  ExpectAllowed(*collector, production, "production-1", true);
+  ExpectAllowed(*collector, network, "shadow-1", true);
+  ExpectAllowed(*collector, linear, "linear-shadow-1", true);
+  ExpectAllowed(*collector, theirs, "canary-for-b", true);
+  ExpectAllowed(*collector, mine, "canary-for-a", true);
+  ASSERT_TRUE(a->WaitForMessage(mine, "canary-for-a"));
+  ASSERT_TRUE(a->WaitForMessage(network, "shadow-1"));
+  ASSERT_TRUE(a->WaitForMessage(linear, "linear-shadow-1"));
+  for (const auto& m : a->Messages()) {
+    EXPECT_NE(m.topic, theirs) << "A read B's rollout: " << m.payload;
+    EXPECT_NE(m.payload.rfind("evil", 0), 0u) << m.topic;
+  }
+  // A station connecting during the rollout gets production AND the rollout:
+  // the staged announcement did not replace the production one.
+  a.reset();
+  auto late = Open("st-a", topics_.StationManifestFilters("st-a"));
+  ASSERT_TRUE(late->WaitForMessage(production, "production-1"));
+  ASSERT_TRUE(late->WaitForMessage(network, "shadow-1"));
+  ASSERT_TRUE(late->WaitForMessage(mine, "canary-for-a"));
+  // Public consumers read no rollout either.
+  auto sub = Open("sub.public", {topics_.Readings("st-a")});
+  const int code = sub->Subscribe(network);
+  EXPECT_TRUE(code == 1 || code == kNotAuthorized) << code;
+  ExpectAllowed(*late, topics_.Readings("st-a"), "marker-rollout");
+  ASSERT_TRUE(sub->WaitForMessage(topics_.Readings("st-a"), "marker-rollout"));
+  for (const auto& m : sub->Messages()) EXPECT_EQ(m.topic, topics_.Readings("st-a")) << m.topic;
+  for (const std::string& t : {production, network, linear, mine, theirs}) {
+    ExpectAllowed(*collector, t, "", true);
+  }
+}
+
 TEST_F(BrokerSecurityTest, StationReadsItsLinearAndStationManifestsOnly) {
   // The topics the trainer publishes (docs/PROTOCOL.md, "Topics per scope")
   // and the filters the agent's updater subscribes with.

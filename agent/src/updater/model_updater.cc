@@ -16,6 +16,7 @@
 #include "sentinelle/json_util.h"
 #include "sentinelle/predict/features.h"
 #include "sentinelle/predict/model_file.h"
+#include "sentinelle/topics.h"
 
 namespace sentinelle::agent {
 
@@ -37,6 +38,7 @@ struct TopicSlot {
   int horizon_min = 0;
   std::string kind;
   std::string station;  // station scope only
+  bool rollout = false;  // the scope's staged-rollout topic (".../rollout/manifest")
 };
 
 std::vector<std::string> Split(std::string_view s) {
@@ -55,9 +57,13 @@ std::optional<TopicSlot> ParseManifestTopic(std::string_view prefix, std::string
       topic[prefix.size()] != '/') {
     return std::nullopt;
   }
-  const auto parts = Split(topic.substr(prefix.size() + 1));
+  auto parts = Split(topic.substr(prefix.size() + 1));
   if (parts.size() < 4 || parts[0] != "models" || parts.back() != "manifest") return std::nullopt;
   TopicSlot t;
+  if (parts.size() >= 5 && parts[parts.size() - 2] == "rollout") {
+    t.rollout = true;
+    parts.erase(parts.end() - 2);
+  }
   t.target = parts[1];
   try {
     size_t used = 0;
@@ -120,6 +126,7 @@ UpdaterConfig UpdaterConfig::FromAgentConfig(const AgentConfig& agent) {
   c.stall_timeout_ms = r.Get<int>("stall_timeout_ms", c.stall_timeout_ms);
   c.download_attempts = r.Get<int>("download_attempts", c.download_attempts);
   c.retry_delay_ms = r.Get<int64_t>("retry_delay_ms", c.retry_delay_ms);
+  c.rollout_grace_ms = r.Get<int64_t>("rollout_grace_ms", c.rollout_grace_ms);
   r.RejectUnknown();
   if (!c.enabled) return c;
   if (c.public_key_file.empty()) bad("public_key_file", "is required");
@@ -131,6 +138,7 @@ UpdaterConfig UpdaterConfig::FromAgentConfig(const AgentConfig& agent) {
   if (c.stall_timeout_ms < 100 || c.stall_timeout_ms > 86400000) bad("stall_timeout_ms", "must be between 100 and 86400000");
   if (c.download_attempts < 1 || c.download_attempts > 100) bad("download_attempts", "must be between 1 and 100");
   if (c.retry_delay_ms < 0 || c.retry_delay_ms > 86400000) bad("retry_delay_ms", "must be between 0 and 86400000");
+  if (c.rollout_grace_ms < 100 || c.rollout_grace_ms > 3600000) bad("rollout_grace_ms", "must be between 100 and 3600000");
   return c;
 }
 
@@ -185,6 +193,9 @@ Result<std::unique_ptr<ModelUpdater>> ModelUpdater::Create(
         st.highest_version = s.at("highest_version").get<int64_t>();
         st.shadow_version = s.at("shadow_version").get<int64_t>();
         st.shadow_sha256 = s.at("shadow_sha256").get<std::string>();
+        // Absent from state files written before staged rollouts had their topic.
+        st.canary_version = s.value("canary_version", int64_t{0});
+        st.highest_sha256 = s.value("highest_sha256", std::string());
         u->slots_[u->SlotKeyName(st.target, st.horizon_min, st.kind)] = std::move(st);
       }
     } catch (const std::exception& e) {
@@ -203,7 +214,8 @@ Result<std::unique_ptr<ModelUpdater>> ModelUpdater::Create(
       for (int i = 0; i < kRefusalCount; ++i) m.refused[i] = &refused.Add({{"reason", kRefusalNames[i]}});
       m.results = &prometheus::BuildCounter()
                        .Name("sentinelle_agent_model_updates_total")
-                       .Help("Model updates applied, by result (installed, shadow, unchanged, rolled_back)")
+                       .Help("Model updates applied, by result (installed, shadow, unchanged, "
+                             "rolled_back, rollout_ended)")
                        .Register(*m.registry);
     } catch (const std::exception& e) {
       return MakeError(std::string("updater: metrics: ") + e.what());
@@ -236,12 +248,19 @@ void ModelUpdater::Stop() {
 }
 
 void ModelUpdater::OnManifest(const std::string& topic, const std::string& payload) {
-  if (payload.empty()) return;  // a cleared retained topic
+  if (payload.empty()) {
+    // A cleared retained topic: only a rollout topic's clearing means
+    // something (the staged rollout ended); a production topic keeps what
+    // the station runs.
+    const auto ts = ParseManifestTopic(prefix_, topic);
+    if (!ts || !ts->rollout) return;
+  }
   {
     std::lock_guard lock(mu_);
     Job& j = pending_[topic];  // supersedes a queued manifest on the same topic
     j = Job{};
     j.topic = topic;
+    j.received_mono_ms = RealMonotonicMs();
     j.payload = payload.size() > kMaxManifestBytes ? payload.substr(0, kMaxManifestBytes + 1) : payload;
     // Bounded by the number of manifest topics the engine subscribes to.
     if (pending_.size() > 256) pending_.erase(pending_.begin());
@@ -337,7 +356,8 @@ void ModelUpdater::Refuse(Refusal r, const std::string& topic, int64_t version,
 void ModelUpdater::Record(UpdateOutcome outcome) {
   if (metrics_->results && outcome.result.size() > 0 &&
       (outcome.result == "installed" || outcome.result == "shadow" ||
-       outcome.result == "unchanged" || outcome.result == "rolled_back")) {
+       outcome.result == "unchanged" || outcome.result == "rolled_back" ||
+       outcome.result == "rollout_ended")) {
     metrics_->results->Add({{"result", outcome.result}}).Increment();
   }
   std::lock_guard lock(mu_);
@@ -357,7 +377,9 @@ Status ModelUpdater::SaveStateLocked() {
                      {"previous_sha256", s.previous_sha256},
                      {"highest_version", s.highest_version},
                      {"shadow_version", s.shadow_version},
-                     {"shadow_sha256", s.shadow_sha256}});
+                     {"shadow_sha256", s.shadow_sha256},
+                     {"canary_version", s.canary_version},
+                     {"highest_sha256", s.highest_sha256}});
   }
   const nlohmann::json j = {{"schema", kStateSchema}, {"slots", slots}};
   return WriteFileAtomic(config_.state_file, j.dump());
@@ -365,6 +387,23 @@ Status ModelUpdater::SaveStateLocked() {
 
 void ModelUpdater::ProcessManifest(Job job) {
   const std::string& topic = job.topic;
+  if (job.payload.empty()) {
+    // The rollout topic was cleared: the rollout ended (promotion, rollback
+    // or archive); production was announced before the clearing.
+    const auto ts = ParseManifestTopic(prefix_, topic);
+    if (!ts || !ts->rollout || (!ts->station.empty() && ts->station != station_id_)) return;
+    const std::string key = SlotKeyName(ts->target, ts->horizon_min, ts->kind);
+    SlotState slot;
+    {
+      std::lock_guard lock(mu_);
+      rollout_seen_.erase(key);
+      auto it = slots_.find(key);
+      if (it == slots_.end()) return;
+      slot = it->second;
+    }
+    if (slot.shadow_version == 0 && slot.canary_version == 0) return;
+    return EndRollout(key, slot, topic, "rollout topic cleared");
+  }
   // 1. Size and strict decode.
   if (job.payload.size() > kMaxManifestBytes) {
     return Refuse(Refusal::kMalformed, topic, 0, "manifest larger than " + std::to_string(kMaxManifestBytes) + " bytes");
@@ -376,25 +415,18 @@ void ModelUpdater::ProcessManifest(Job job) {
   if (!VerifyManifest(m, public_key_)) {
     return Refuse(Refusal::kBadSignature, topic, m.version, "signature does not verify with the configured key");
   }
-  // 3. The topic says which slot the message may speak for.
+  const bool shadow = m.stage == "shadow";
+  const bool canary = m.stage == "canary";
+  const bool staged = shadow || canary;
+  // 3. The topic says which slot the message may speak for; a rollout topic
+  // carries only shadow and canary manifests.
   const auto ts = ParseManifestTopic(prefix_, topic);
   if (!ts || ts->target != m.target || ts->horizon_min != m.horizon_min || ts->kind != m.kind ||
-      (!ts->station.empty() && ts->station != station_id_)) {
+      (!ts->station.empty() && ts->station != station_id_) || (ts->rollout && !staged)) {
     return Refuse(Refusal::kWrongTopic, topic, m.version,
                   "manifest for " + m.target + "/" + std::to_string(m.horizon_min) + "/" + m.kind +
-                      " on this topic");
+                      " stage " + m.stage + " on this topic");
   }
-  // 4. Scope.
-  if (!m.InScope(station_id_)) {
-    return Refuse(Refusal::kOutOfScope, topic, m.version, "station not in the rollout scope");
-  }
-  // 5. Expiry.
-  const int64_t now_s = env_->WallMs() / 1000;
-  if (m.expires_s <= now_s) {
-    return Refuse(Refusal::kExpired, topic, m.version,
-                  "expired at " + FormatUtc(m.expires_s) + ", now " + FormatUtc(now_s));
-  }
-  const bool shadow = m.stage == "shadow";
   const std::string key = SlotKeyName(m.target, m.horizon_min, m.kind);
   SlotState slot;
   {
@@ -404,22 +436,102 @@ void ModelUpdater::ProcessManifest(Job job) {
   slot.target = m.target;
   slot.horizon_min = m.horizon_min;
   slot.kind = m.kind;
-  // One retained manifest per topic: a validly signed non-shadow manifest
-  // there means the shadow announced before is no longer announced (the
-  // accuracy gate rolled it back, or an operator archived it). Stop running
-  // it, unless this manifest promotes that very version (installed below
-  // from the staged file).
-  if (!shadow && slot.shadow_version != 0 && slot.shadow_version != m.version) {
+  // 4. Scope. A rollout that leaves this station out ends whatever was
+  // staged here before.
+  if (!m.InScope(station_id_)) {
+    if (staged && (slot.shadow_version != 0 || slot.canary_version != 0)) {
+      EndRollout(key, slot, topic,
+                 "the rollout of version " + std::to_string(m.version) + " leaves this station out");
+    }
+    return Refuse(Refusal::kOutOfScope, topic, m.version, "station not in the rollout scope");
+  }
+  // 5. Expiry.
+  const int64_t now_s = env_->WallMs() / 1000;
+  if (m.expires_s <= now_s) {
+    return Refuse(Refusal::kExpired, topic, m.version,
+                  "expired at " + FormatUtc(m.expires_s) + ", now " + FormatUtc(now_s));
+  }
+  if (staged) {
+    std::lock_guard lock(mu_);
+    int64_t& seen = rollout_seen_[key];
+    seen = std::max(seen, job.received_mono_ms);
+  } else {
+    std::lock_guard lock(mu_);
+    production_[key] = Received{topic, job.payload, job.received_mono_ms};
+  }
+  // Staged rollouts and production (docs/PROTOCOL.md, "Topics per scope").
+  if (!staged && (slot.canary_version != 0 || slot.shadow_version != 0)) {
+    const int64_t staged_version = slot.canary_version != 0 ? slot.canary_version : slot.shadow_version;
+    if (m.version < staged_version) {
+      // Production older than the staged model: the collector re-announces
+      // production before the rollout, so the rollout still runs if its
+      // manifest follows; an agent that was offline when it was cleared
+      // sees none within the grace period.
+      bool ended = false;
+      if (!job.recheck) {
+        Job again = job;
+        again.recheck = true;
+        again.attempts = 0;
+        again.not_before_mono_ms = RealMonotonicMs() + config_.rollout_grace_ms;
+        {
+          std::lock_guard lock(mu_);
+          pending_.try_emplace(topic, std::move(again));  // a newer manifest, if any, wins
+        }
+        cv_.notify_all();
+      } else {
+        const std::string rollout_topic =
+            Topics(prefix_).ScopedManifest(m.target, m.horizon_min, m.kind, station_id_, true);
+        std::lock_guard lock(mu_);
+        auto seen = rollout_seen_.find(key);
+        ended = (seen == rollout_seen_.end() || seen->second < job.received_mono_ms) &&
+                pending_.count(rollout_topic) == 0;
+      }
+      if (ended) {
+        if (slot.shadow_version != 0) DropShadow(key, slot);
+        if (slot.canary_version != 0) {
+          spdlog::info("updater: canary version {} of {} is no longer announced: back to production {}",
+                       slot.canary_version, key, m.version);
+          Record({topic, slot.canary_version, "rollout_ended", "no rollout manifest after production"});
+          slot.canary_version = 0;
+          SaveSlot(key, slot);
+        }
+      } else if (slot.canary_version != 0) {
+        return Record({topic, m.version, "deferred",
+                       "canary version " + std::to_string(slot.canary_version) + " runs here"});
+      }
+    } else if (slot.canary_version != 0) {
+      // The canary was promoted (same version) or replaced by a newer one.
+      slot.canary_version = 0;
+      SaveSlot(key, slot);
+    }
+  }
+  // A canary of another version replaces a staged shadow; a newer production
+  // version supersedes it (the same version promotes it, below).
+  if (slot.shadow_version != 0 && slot.shadow_version != m.version &&
+      (canary || (!staged && m.version > slot.shadow_version))) {
     DropShadow(key, slot);
+  }
+  // A shadow announced while another canary runs here: the canary ended.
+  if (shadow && slot.canary_version != 0 && slot.canary_version != m.version) {
+    EndRollout(key, slot, topic, "version " + std::to_string(m.version) + " went into shadow");
   }
   // 6. Anti-rollback.
   if (!shadow && m.version == slot.active_version && m.artifact_sha256 == slot.active_sha256) {
+    const int64_t canary_version = canary ? m.version : 0;
+    if (slot.canary_version != canary_version) {
+      slot.canary_version = canary_version;
+      SaveSlot(key, slot);
+    }
     return Record({topic, m.version, "unchanged", "already active"});
   }
   if (shadow && m.version == slot.shadow_version && m.artifact_sha256 == slot.shadow_sha256) {
     return Record({topic, m.version, "unchanged", "already in shadow"});
   }
-  if (m.version <= slot.highest_version && !m.rollback) {
+  // The newest artifact this station ever ran may be taken again (a canary
+  // re-announced after the agent went back to production while offline).
+  const bool newest_again = m.version == slot.highest_version && !slot.highest_sha256.empty() &&
+                            m.artifact_sha256 == slot.highest_sha256;
+  if (m.version <= slot.highest_version && !m.rollback && !newest_again) {
     return Refuse(Refusal::kOlderVersion, topic, m.version,
                   "version " + std::to_string(m.version) + " is not above " +
                       std::to_string(slot.highest_version) + " and the manifest allows no rollback");
@@ -586,11 +698,25 @@ void ModelUpdater::ProcessManifest(Job job) {
     }
     slot.active_version = m.version;
     slot.active_sha256 = sha;
-    slot.highest_version = std::max(slot.highest_version, m.version);
+    slot.canary_version = canary ? m.version : 0;
+    if (m.version >= slot.highest_version) {
+      slot.highest_version = m.version;
+      slot.highest_sha256 = sha;
+    }
     if (slot.shadow_version != 0 && slot.shadow_version <= m.version) {
+      // Promoted (or superseded): the prediction service stops running it
+      // in shadow (a withdrawn shadow, version 0, makes it rescan).
       RemoveQuietly(path + ".shadow");
       slot.shadow_version = 0;
       slot.shadow_sha256.clear();
+      if (hook_) {
+        ModelHandover gone;
+        gone.target = m.target;
+        gone.horizon_min = m.horizon_min;
+        gone.kind = m.kind;
+        gone.shadow = true;
+        if (auto st = hook_(gone); !st) spdlog::warn("updater: shadow of {} after promotion: {}", key, st.message());
+      }
     }
   }
   {
@@ -603,6 +729,62 @@ void ModelUpdater::ProcessManifest(Job job) {
   spdlog::info("updater: {} {} version {} ({}, stage {}{})", shadow ? "staged in shadow" : "installed",
                key, m.version, sha.substr(0, 12), m.stage, m.rollback ? ", signed rollback" : "");
   Record({topic, m.version, shadow ? "shadow" : "installed", m.stage});
+}
+
+void ModelUpdater::SaveSlot(const std::string& key, const SlotState& slot) {
+  std::lock_guard lock(mu_);
+  slots_[key] = slot;
+  if (auto st = SaveStateLocked(); !st) {
+    spdlog::error("updater: state file {} not written: {}", config_.state_file, st.message());
+  }
+}
+
+void ModelUpdater::EndRollout(const std::string& key, SlotState& slot, const std::string& topic,
+                              const std::string& why) {
+  if (slot.shadow_version != 0) {
+    const int64_t v = slot.shadow_version;
+    DropShadow(key, slot);
+    Record({topic, v, "rollout_ended", why + ": shadow withdrawn"});
+  }
+  if (slot.canary_version == 0) return;
+  const int64_t canary = slot.canary_version;
+  slot.canary_version = 0;
+  std::optional<Received> back;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = production_.find(key); it != production_.end()) back = it->second;
+  }
+  if (back) {
+    // Back to the production manifest (signed with the rollback permission
+    // while a newer version was announced), through every check again.
+    SaveSlot(key, slot);
+    Job j;
+    j.topic = back->topic;
+    j.payload = back->payload;
+    j.received_mono_ms = back->received_mono_ms;
+    {
+      std::lock_guard lock(mu_);
+      pending_.try_emplace(back->topic, std::move(j));  // a newer one, if queued, wins
+    }
+    cv_.notify_all();
+    spdlog::info("updater: canary version {} of {} ended ({}): back to production", canary, key, why);
+    return Record({topic, canary, "rollout_ended", why + ": back to production"});
+  }
+  // Nothing in production to go back to: stop answering with the canary.
+  RemoveQuietly(ModelPath(slot.target, slot.horizon_min, slot.kind));
+  slot.active_version = 0;
+  slot.active_sha256.clear();
+  SaveSlot(key, slot);
+  if (hook_) {
+    ModelHandover h;
+    h.target = slot.target;
+    h.horizon_min = slot.horizon_min;
+    h.kind = slot.kind;  // version 0: removed
+    if (auto st = hook_(h); !st) spdlog::warn("updater: removing canary {}: {}", key, st.message());
+  }
+  spdlog::warn("updater: canary version {} of {} ended ({}) with no production model: removed", canary,
+               key, why);
+  Record({topic, canary, "rollout_ended", why + ": no production model, canary removed"});
 }
 
 void ModelUpdater::DropShadow(const std::string& key, SlotState& slot) {
@@ -678,11 +860,13 @@ void ModelUpdater::ProcessRollback(const Command& c) {
       }
     }
     // The rolled-back version stays the anti-rollback floor: its retained
-    // manifest is not taken again.
+    // manifest is not taken again (not even as the newest artifact run).
     RemoveQuietly(path + ".prev");
     const int64_t from = slot.active_version;
     slot.active_version = slot.previous_version;
     slot.active_sha256 = slot.previous_sha256;
+    slot.highest_sha256.clear();
+    slot.canary_version = 0;
     slot.previous_version = 0;
     slot.previous_sha256.clear();
     {

@@ -10,8 +10,9 @@ InstallHook MakePredictionServiceHook(PredictionService* service) {
   return [service](const ModelHandover& h) -> Status {
     if (service == nullptr) return Status::Ok();
     service->Reload();
-    // A withdrawn shadow (version 0): the rescan unloaded it.
-    if (h.shadow && h.version == 0) return Status::Ok();
+    // A withdrawn shadow or a removed canary (version 0): the rescan
+    // unloaded it.
+    if (h.version == 0) return Status::Ok();
     // A background rescan may have taken the file first: what counts is
     // what the chain runs now.
     const std::string want = std::to_string(h.version);

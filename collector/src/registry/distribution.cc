@@ -51,12 +51,9 @@ Result<Ed25519KeyPair> LoadOrCreateSigningKey(const std::string& private_path,
   return Ed25519KeyPair{*priv, *pub};
 }
 
-std::string ManifestTopic(const std::string& prefix, const ModelFamily& family) {
-  Topics topics(prefix);
-  if (family.kind == "network") return topics.Manifest(family.target, family.horizon_min);
-  std::string base = prefix + "/models/" + family.target + "/" + std::to_string(family.horizon_min);
-  if (family.kind == "linear") return base + "/linear/manifest";
-  return base + "/stations/" + family.station + "/manifest";
+std::string ManifestTopic(const std::string& prefix, const ModelFamily& family, bool rollout) {
+  return Topics(prefix).ScopedManifest(family.target, family.horizon_min, family.kind,
+                                       family.station, rollout);
 }
 
 Result<Manifest> BuildManifest(const ModelRecord& record, const ManifestOptions& options,
@@ -114,17 +111,59 @@ Result<Manifest> Distributor::Announce(int64_t version, int64_t now_s, bool roll
   o.rollback = rollback || *newer;
   auto m = BuildManifest(**rec, o, now_s, key_.private_key);
   if (!m) return m.error();
+  const bool staged = (*rec)->stage != Stage::kProduction;
+  const std::string topic = ManifestTopic(prefix_, (*rec)->family, staged);
   {
     std::lock_guard<std::mutex> lock(mu_);
     latest_[version] = *m;
+    if (staged) rollout_announced_[topic] = true;
   }
-  if (publisher_) publisher_(ManifestTopic(prefix_, (*rec)->family), EncodeManifest(*m));
+  if (publisher_) publisher_(topic, EncodeManifest(*m));
+  if (!staged) {
+    // Production first, then the rollout topic, every time: an agent that
+    // sees the rollout end already has the production manifest to go back
+    // to, and an agent running a staged model sees it still announced
+    // right after production (docs/PROTOCOL.md, "Topics per scope").
+    auto current = registry_->Staged((*rec)->family);
+    if (!current) return current.error();
+    if (!*current) {
+      ClearRollout((*rec)->family);
+    } else if (auto again = Announce((*current)->version, now_s); !again) {
+      return MakeError("production announced, rollout " + std::to_string((*current)->version) +
+                       " not: " + again.message());
+    }
+  }
   Notify((*rec)->family);
   return m;
 }
 
+Status Distributor::SyncRollout(const ModelFamily& family, int64_t now_s) {
+  auto current = registry_->Staged(family);
+  if (!current) return current.error();
+  if (*current) {
+    auto m = Announce((*current)->version, now_s);
+    if (!m) return m.error();
+    return Status::Ok();
+  }
+  ClearRollout(family);
+  Notify(family);
+  return Status::Ok();
+}
+
+void Distributor::ClearRollout(const ModelFamily& family) {
+  const std::string topic = ManifestTopic(prefix_, family, true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = rollout_announced_.find(topic);
+    if (it != rollout_announced_.end() && !it->second) return;  // cleared by us already
+    rollout_announced_[topic] = false;
+  }
+  if (publisher_) publisher_(topic, "");
+}
+
 void Distributor::Withdraw(const ModelFamily& family) {
   if (publisher_) publisher_(ManifestTopic(prefix_, family), "");
+  ClearRollout(family);
   Notify(family);
 }
 

@@ -354,6 +354,19 @@ Result<std::optional<ModelRecord>> ModelRegistry::Production(const ModelFamily& 
   return std::optional<ModelRecord>(FromRow(*q));
 }
 
+Result<std::optional<ModelRecord>> ModelRegistry::Staged(const ModelFamily& family) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_->Prepare(std::string("SELECT ") + kColumns +
+                        " FROM models WHERE target=?1 AND horizon_min=?2 AND kind=?3 AND "
+                        "station=?4 AND stage IN ('shadow','canary') ORDER BY version DESC LIMIT 1");
+  if (!q) return q.error();
+  q->Bind(1, family.target).Bind(2, int64_t{family.horizon_min}).Bind(3, family.kind).Bind(4, family.station);
+  auto row = q->Step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<ModelRecord>();
+  return std::optional<ModelRecord>(FromRow(*q));
+}
+
 Result<std::vector<StageChange>> ModelRegistry::History(int64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
   auto q = db_->Prepare(
@@ -425,24 +438,33 @@ Result<ModelRecord> ModelRegistry::Promote(int64_t version, Stage to,
   }
   Transaction tx(*db_);
   if (!tx.begun()) return tx.begin_status().error();
-  if (to == Stage::kProduction) {
+  // At most one production and one staged (shadow or canary) version per
+  // family: the family has one retained topic for each (docs/PROTOCOL.md,
+  // "Topics per scope"). A new production version archives the previous
+  // one; a new staged version archives the one staged before it.
+  const bool staging = to == Stage::kShadow || to == Stage::kCanary;
+  if (to == Stage::kProduction || staging) {
     auto q = db_->Prepare(
-        "SELECT version FROM models WHERE target=?1 AND horizon_min=?2 AND kind=?3 AND "
-        "station=?4 AND stage='production' AND version<>?5");
+        "SELECT version, stage FROM models WHERE target=?1 AND horizon_min=?2 AND kind=?3 AND "
+        "station=?4 AND stage IN (?6, ?7) AND version<>?5");
     if (!q) return q.error();
     q->Bind(1, m.family.target).Bind(2, int64_t{m.family.horizon_min}).Bind(3, m.family.kind)
-        .Bind(4, m.family.station).Bind(5, version);
-    std::vector<int64_t> previous;
+        .Bind(4, m.family.station).Bind(5, version)
+        .Bind(6, std::string(staging ? "shadow" : "production"))
+        .Bind(7, std::string(staging ? "canary" : "production"));
+    std::vector<std::pair<int64_t, Stage>> previous;
     while (true) {
       auto row = q->Step();
       if (!row) return row.error();
       if (!*row) break;
-      previous.push_back(q->ColumnInt(0));
+      previous.emplace_back(q->ColumnInt(0), StageFromName(q->ColumnText(1)).value_or(Stage::kArchived));
     }
-    for (int64_t v : previous) {
-      const std::string why = "replaced by version " + std::to_string(version);
+    for (const auto& [v, from] : previous) {
+      const std::string why = (staging ? "superseded by version " : "replaced by version ") +
+                              std::to_string(version) +
+                              (staging ? " in " + std::string(StageName(to)) : std::string());
       if (Status st = SetStage(v, Stage::kArchived, {}, why, now_s); !st) return st.error();
-      if (Status st = RecordChange(v, Stage::kProduction, Stage::kArchived, by, why, now_s); !st) {
+      if (Status st = RecordChange(v, from, Stage::kArchived, by, why, now_s); !st) {
         return st.error();
       }
     }

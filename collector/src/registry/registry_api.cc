@@ -69,8 +69,14 @@ Result<ModelRecord> RegistryApi::Promote(int64_t version, Stage to,
       return MakeError("promoted but not announced: " + m.message());
     }
   } else if (to == Stage::kArchived) {
+    // Archiving a staged version ends its rollout: production is announced
+    // again (agents that ran the canary need the signed way back) and the
+    // rollout topic follows the registry.
     auto prod = registry_->Production(rec->family);
     if (prod && *prod) (void)distributor_->Announce((*prod)->version, now_s, true);
+    if (Status st = distributor_->SyncRollout(rec->family, now_s); !st) {
+      return MakeError("archived but the rollout topic was not updated: " + st.message());
+    }
   }
   return rec;
 }

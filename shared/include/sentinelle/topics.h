@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sentinelle {
 
@@ -27,9 +28,19 @@ class Topics {
   std::string Status(std::string_view id) const { return Station(id, StationChannel::kStatus); }
   std::string Commands(std::string_view id) const { return Station(id, StationChannel::kCommands); }
   std::string Ack(std::string_view id) const { return Station(id, StationChannel::kAck); }
-  // models/{target}/{horizon}/manifest
+  // models/{target}/{horizon}/manifest: the network production manifest.
   std::string Manifest(std::string_view target, int horizon_min) const;
   std::string AllManifests() const;                          // models/+/+/manifest
+  // The retained manifest topic of one scope (docs/PROTOCOL.md, "Topics per
+  // scope"): kind "network", "linear" or "station" (`station` for the last
+  // only); `rollout` selects the scope's staged-rollout topic (the current
+  // shadow or canary, ".../rollout/manifest") instead of its production one.
+  std::string ScopedManifest(std::string_view target, int horizon_min, std::string_view kind,
+                             std::string_view station, bool rollout) const;
+  // The filters a station's agent subscribes to: production and rollout
+  // topics of the network and linear scopes of every target and horizon, and
+  // of its own station scope.
+  std::vector<std::string> StationManifestFilters(std::string_view station_id) const;
   std::string AllStations(StationChannel channel) const;     // stations/+/{channel}
 
   // Parses "{prefix}/stations/{id}/{channel}"; nullopt for anything else.

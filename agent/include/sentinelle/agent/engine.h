@@ -101,8 +101,9 @@ class Engine {
   // rollback is only logged and forwarded). Register before Start().
   void AddCommandObserver(CommandObserver observer);
   // Receives every message on the model manifest topics the engine
-  // subscribes to ({p}/models/+/+/manifest, {p}/models/+/+/linear/manifest,
-  // {p}/models/+/+/stations/{id}/manifest), raw and unvalidated (the
+  // subscribes to (Topics::StationManifestFilters: production and rollout
+  // topics of the network, linear and own station scopes), raw and
+  // unvalidated, empty payloads of cleared topics included (the
   // observer decodes and verifies), on the worker thread without engine
   // locks. It must not block: the model updater only queues. Register
   // before Start().

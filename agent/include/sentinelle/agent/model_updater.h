@@ -32,13 +32,28 @@
 // Every refusal increments sentinelle_agent_model_updates_refused_total{reason}
 // and logs one line (rate-limited); the model that was running stays.
 //
+// Two retained topics per scope (docs/PROTOCOL.md, "Topics per scope"): the
+// production manifest, and the staged rollout (".../rollout/manifest": the
+// family's current shadow or canary, for the stations it lists).
 // Stage "shadow": a model in scope is verified the same way and staged as
 // {target}_{h}_{kind}.json.shadow; the hook is called with shadow = true.
-// A later canary/production manifest for that version takes the staged file
-// without downloading it again.
-// A validly signed non-shadow manifest for another version on the same topic
-// withdraws the staged shadow (the collector no longer announces it: rolled
-// back by the accuracy gate, or archived).
+// Stage "canary": installed as the active model like a production one, and
+// remembered as a canary (SlotState::canary_version).
+// A later canary/production manifest for a staged shadow's version takes
+// the staged file without downloading it again.
+// The rollout ends for this station when its rollout topic is cleared (empty
+// retained payload), announces a version whose scope leaves it out, or (for
+// an agent that was offline when it was cleared) when a production manifest
+// is not followed by a rollout manifest within `rollout_grace_ms`: the
+// shadow is withdrawn (hook with version 0) and a canary gives way to the
+// last production manifest received (signed with the rollback permission),
+// or, when nothing is in production, is removed (hook with version 0).
+// A production manifest older than the running canary does not replace it
+// while the rollout still announces it; a production manifest of the staged
+// version (promotion) or newer ends the staging.
+// Compatibility: a shadow or canary manifest on the production topic (a
+// collector that announced everything on one topic) is handled the same
+// way; a production manifest on a rollout topic is refused (wrong_topic).
 //
 // A newer manifest on the same topic supersedes one still queued. Commands
 // named "rollback" restore the .prev file of (target, horizon_min) for every
@@ -92,6 +107,7 @@ struct UpdaterConfig {
   int stall_timeout_ms = 30000;
   int download_attempts = 3;       // per manifest, resuming the partial file
   int64_t retry_delay_ms = 10000;  // between attempts (real time)
+  int64_t rollout_grace_ms = 10000;  // wait for a rollout manifest after a production one
 
   // From the agent config's `updater` object; throws ConfigError naming the
   // key on any invalid or unknown setting. enabled = false when absent.
@@ -124,6 +140,7 @@ struct ModelHandover {
   std::string sha256;    // of the file
   bool shadow = false;   // staged next to the active model, not the answer;
                          // with version 0: the staged shadow was withdrawn
+                         // (not shadow, version 0: a canary removed)
   bool restore = false;  // a previous file handed back (refusal or rollback)
 };
 // Returns an error when the model cannot be taken (the updater then restores
@@ -137,8 +154,8 @@ class PredictionService;
 // (PredictionService::Reload) and succeeds only when the chain then runs the
 // handed-over version in that slot; for a shadow model, that the chain runs
 // it in the slot's shadow (kind "{kind}-shadow"), and for a withdrawn shadow
-// (shadow with version 0) only the rescan. `service` may be null (no
-// prediction: always Ok).
+// (shadow with version 0) or a removed canary (version 0) only the rescan.
+// `service` may be null (no prediction: always Ok).
 InstallHook MakePredictionServiceHook(PredictionService* service);
 
 struct SlotState {
@@ -152,6 +169,8 @@ struct SlotState {
   int64_t highest_version = 0;  // anti-rollback floor
   int64_t shadow_version = 0;
   std::string shadow_sha256;
+  int64_t canary_version = 0;   // the active version came from a canary announcement
+  std::string highest_sha256;   // artifact of highest_version (may be taken again)
 };
 
 // One processed message or command, newest last (bounded history).
@@ -208,6 +227,15 @@ class ModelUpdater {
     bool is_command = false;
     int attempts = 0;
     int64_t not_before_mono_ms = 0;
+    int64_t received_mono_ms = 0;
+    bool recheck = false;  // a production manifest waiting to see the rollout go on
+  };
+  // The last production manifest received for a slot (the way back when a
+  // canary ends).
+  struct Received {
+    std::string topic;
+    std::string payload;
+    int64_t received_mono_ms = 0;
   };
   struct Impl;
 
@@ -219,6 +247,12 @@ class ModelUpdater {
   void ProcessRollback(const Command& c);
   // Removes the staged shadow of a slot and tells the hook (version 0).
   void DropShadow(const std::string& key, SlotState& slot);
+  // The rollout of a slot ended for this station (`why`): withdraws the
+  // shadow; a canary gives way to the last production manifest (queued) or,
+  // when there is none, is removed.
+  void EndRollout(const std::string& key, SlotState& slot, const std::string& topic,
+                  const std::string& why);
+  void SaveSlot(const std::string& key, const SlotState& slot);
   void Refuse(Refusal r, const std::string& topic, int64_t version, const std::string& detail);
   void Record(UpdateOutcome outcome);
   Status SaveStateLocked();
@@ -237,6 +271,8 @@ class ModelUpdater {
   std::deque<UpdateOutcome> outcomes_;
   std::array<int64_t, kRefusalCount> refused_{};
   std::map<std::string, Job> pending_;      // by topic: the newest unprocessed manifest
+  std::map<std::string, Received> production_;    // by slot key
+  std::map<std::string, int64_t> rollout_seen_;   // by slot key: receipt of the last rollout manifest
   std::deque<Job> commands_;
   bool stopping_ = false;
   std::condition_variable cv_;

@@ -34,11 +34,15 @@ namespace sentinelle::collector {
 Result<Ed25519KeyPair> LoadOrCreateSigningKey(const std::string& private_path,
                                               const std::string& public_path);
 
-// Retained manifest topics (docs/PROTOCOL.md, "Model manifest"):
-//   network: {p}/models/{target}/{horizon}/manifest
-//   linear:  {p}/models/{target}/{horizon}/linear/manifest
-//   station: {p}/models/{target}/{horizon}/stations/{id}/manifest
-std::string ManifestTopic(const std::string& prefix, const ModelFamily& family);
+// Retained manifest topics (docs/PROTOCOL.md, "Topics per scope"), two per
+// scope: production, and the staged rollout (the family's current shadow or
+// canary) on ".../rollout/manifest" so that a staged announcement never
+// replaces the production one:
+//   network: {p}/models/{target}/{horizon}[/rollout]/manifest
+//   linear:  {p}/models/{target}/{horizon}/linear[/rollout]/manifest
+//   station: {p}/models/{target}/{horizon}/stations/{id}[/rollout]/manifest
+std::string ManifestTopic(const std::string& prefix, const ModelFamily& family,
+                          bool rollout = false);
 
 struct ManifestOptions {
   std::string public_url;        // artifact URL base
@@ -62,13 +66,20 @@ class Distributor {
   Distributor(ModelRegistry* registry, Ed25519KeyPair key, ModelsConfig config,
               std::string topic_prefix, RetainedPublisher publisher);
 
-  // Signs and publishes the version's manifest on its family topic. The
-  // manifest carries the rollback permission when `rollback` is set or a
-  // newer version of the family was ever announced (so re-announcing after
-  // a restart keeps it).
+  // Signs and publishes the version's manifest: a production version on the
+  // family's production topic, a shadow or canary version on its rollout
+  // topic. The manifest carries the rollback permission when `rollback` is
+  // set or a newer version of the family was ever announced (so
+  // re-announcing after a restart keeps it). Announcing a production version
+  // is always followed by the rollout topic: the family's staged version
+  // announced again, or the topic cleared when there is none (its rollout
+  // ended by promotion or rollback).
   Result<Manifest> Announce(int64_t version, int64_t now_s, bool rollback = false);
-  // Clears the family's retained manifest (empty retained payload), e.g. when
-  // a candidate in canary is rolled back and nothing else is announced.
+  // Makes the rollout topic match the registry: the family's staged version
+  // announced, or the topic cleared when there is none.
+  Status SyncRollout(const ModelFamily& family, int64_t now_s);
+  // Clears both retained manifests of the family (empty retained payloads),
+  // e.g. when a canary with no production model behind it is rolled back.
   void Withdraw(const ModelFamily& family);
   std::optional<Manifest> LatestManifest(int64_t version) const;
   const std::string& public_key() const { return key_.public_key; }
@@ -80,6 +91,9 @@ class Distributor {
 
  private:
   void Notify(const ModelFamily& family);
+  // Publishes an empty retained payload on the rollout topic unless this
+  // process already cleared it and announced nothing there since.
+  void ClearRollout(const ModelFamily& family);
   ModelRegistry* registry_;
   Ed25519KeyPair key_;
   ModelsConfig config_;
@@ -87,6 +101,7 @@ class Distributor {
   RetainedPublisher publisher_;
   mutable std::mutex mu_;
   std::map<int64_t, Manifest> latest_;
+  std::map<std::string, bool> rollout_announced_;  // rollout topic -> holds a manifest
   FamilyObserver observer_;  // guarded by mu_
 };
 

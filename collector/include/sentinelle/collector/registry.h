@@ -16,7 +16,9 @@
 // Stages: candidate -> shadow | canary -> production -> archived. A model
 // whose gate failed (no skill against seasonal persistence) cannot leave
 // candidate. At most one production model per family: promoting one archives
-// the previous. Every stage change is recorded with who, when and why.
+// the previous; and at most one staged (shadow or canary) model per family:
+// staging one archives the one staged before it ("superseded"). Every stage
+// change is recorded with who, when and why.
 //
 // Thread-safe (one internal mutex; the registry is small and writes are rare).
 #pragma once
@@ -141,6 +143,8 @@ class ModelRegistry {
   Result<std::vector<ModelRecord>> List(const ModelFilter& filter);
   // The family's production model, if any.
   Result<std::optional<ModelRecord>> Production(const ModelFamily& family);
+  // The family's staged version (shadow or canary), if any: at most one.
+  Result<std::optional<ModelRecord>> Staged(const ModelFamily& family);
   Result<std::vector<StageChange>> History(int64_t version);
 
   // Moves a version to `to`. Refused: unknown version, a gate-failed model
