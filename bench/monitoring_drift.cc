@@ -5,6 +5,10 @@
 //       BM_DriftNetwork/1000    the same for 1,000 stations in one pass (target < 2 s)
 //       BM_IngestRow            adding one 40-value row to a station's windows
 //       BM_RebuildFromRaw       baseline: histogramming the raw 10,000 rows again
+//       BM_ClassifyNetwork/1000/N one feature's sensor/regional verdicts for 1,000
+//                               stations, with (N=1) a year of null windows each
+//                               (seasonal baselines, relative bounds) or without
+//                               (N=0); x features per network pass
 //   bench_monitoring --write-data=DIR
 //       writes the same data set (reference rows, window rows, reference JSON)
 //       and the C++ statistics for bench/drift_baseline.py to compare with
@@ -22,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "sentinelle/monitor/classify.h"
 #include "sentinelle/monitor/drift.h"
 
 namespace sentinelle::monitor {
@@ -159,6 +164,37 @@ void BM_RebuildFromRaw(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RebuildFromRaw)->Unit(benchmark::kMillisecond);
+
+// 1,000 stations scattered over a 40 km square (about 4 neighbours within
+// reach each), every one with 365 daily null windows of one feature.
+void BM_ClassifyNetwork(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> where(0.0, 0.36), noise(-0.1, 0.1);
+  std::vector<NullSample> nulls(n);
+  std::vector<StationDrift> stations(n);
+  const int64_t now = kWindowEnd;
+  for (int i = 0; i < n; ++i) {
+    for (int d = 380; d >= 15; --d) {
+      nulls[i].at.push_back(now - d * 86400 - 1);
+      nulls[i].shift.push_back(noise(rng));
+    }
+    StationDrift& s = stations[i];
+    s.station_id = "s" + std::to_string(i);
+    s.lat = 5.2 + where(rng);
+    s.lon = -4.2 + where(rng);
+    s.evaluated = true;
+    s.drifting = i % 97 == 0;
+    s.figures.shift = s.drifting ? 1.5 : noise(rng);
+    s.null = state.range(1) ? &nulls[i] : nullptr;
+  }
+  ClassifierConfig config;
+  for (auto _ : state) {
+    auto v = ClassifyDrift(stations, config, now);
+    benchmark::DoNotOptimize(v.stations.data());
+  }
+}
+BENCHMARK(BM_ClassifyNetwork)->Args({1000, 0})->Args({1000, 1})->Unit(benchmark::kMillisecond);
 
 int WriteData(const std::string& dir) {
   const DataSet& d = Data();

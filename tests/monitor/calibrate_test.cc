@@ -105,7 +105,9 @@ TEST(CalibrateTest, NullWindowsAreFullWindowsOnePerStep) {
     ASSERT_EQ(s.at.size(), s.size());
     for (size_t k = 0; k < s.size(); ++k) {
       EXPECT_EQ((s.at[k] + 1) % kDay, 0) << k;
-      if (k) EXPECT_EQ(s.at[k] - s.at[k - 1], kDay);
+      if (k) {
+        EXPECT_EQ(s.at[k] - s.at[k - 1], kDay);
+      }
     }
   }
   EXPECT_EQ(c.samples[0].at.front(), kDryStart + 15 * kDay - 1);

@@ -209,7 +209,9 @@ TEST(DemoDriftTest, TheDemosO3DriftRaisesASensorAlarmAtItsStationWithinTheLiveSp
   // run without the fault below); none on O3, the drifting variable.
   std::vector<Alarm> sensor;
   for (const Alarm& a : r.raised) {
-    if (a.kind == AlarmKind::kDriftRegional) EXPECT_NE(a.what, "o3") << Describe({a});
+    if (a.kind == AlarmKind::kDriftRegional) {
+      EXPECT_NE(a.what, "o3") << Describe({a});
+    }
     if (a.kind == AlarmKind::kDriftSensorFault) sensor.push_back(a);
   }
   ASSERT_EQ(sensor.size(), 1u) << Describe(r.raised);

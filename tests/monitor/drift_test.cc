@@ -532,7 +532,9 @@ TEST(ClassifierTest, AStationMovingAwayFromStillNeighboursIsASensorFaultWithinIt
   auto v = ClassifyDrift(net);
   EXPECT_EQ(VerdictOf(v, "abj-g11").verdict, Verdict::kSensorFault);
   for (const auto& s : v.stations) {
-    if (s.station_id != "abj-g11") EXPECT_EQ(s.verdict, Verdict::kNone) << s.station_id;
+    if (s.station_id != "abj-g11") {
+      EXPECT_EQ(s.verdict, Verdict::kNone) << s.station_id;
+    }
   }
   // Below the 0.5 IQR difference: nothing.
   for (auto& s : net) {

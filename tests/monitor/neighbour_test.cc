@@ -104,7 +104,9 @@ TEST(NeighbourTest, OneStationOffsetOnASharedSeasonalShiftIsASensorFault) {
   EXPECT_GE(g11.relative_windows, 300);
   EXPECT_GE(g11.relative_z, 3.0);
   for (const auto& s : v.stations) {
-    if (s.station_id != "abj-g11") EXPECT_EQ(s.verdict, Verdict::kNone) << s.station_id;
+    if (s.station_id != "abj-g11") {
+      EXPECT_EQ(s.verdict, Verdict::kNone) << s.station_id;
+    }
   }
   EXPECT_FALSE(v.regional);
 
@@ -202,8 +204,14 @@ TEST(NeighbourTest, BaselinesNeedEnoughWindowsFromEarlierYears) {
   auto v = net.Classify();
   EXPECT_EQ(VerdictOf(v, "abj-g11").seasonal_neighbours, 0);
   EXPECT_EQ(VerdictOf(v, "abj-g11").verdict, Verdict::kNone);
-  // The relative bound needs only common windows: it is there.
+  // The relative bound needs only common windows: it is there once the
+  // other conditions point at the station (stillness disabled here).
+  EXPECT_EQ(VerdictOf(v, "abj-g11").relative_bound, 0.0);  // not computed
+  ClassifierConfig no_still;
+  no_still.max_neighbour_shift = -1;
+  v = net.Classify(no_still);
   EXPECT_GT(VerdictOf(v, "abj-g11").relative_bound, 0.0);
+  EXPECT_EQ(VerdictOf(v, "abj-g11").verdict, Verdict::kSensorFault);
   // Without an evaluation time there is no seasonal baseline either.
   Net full;
   full.At("abj-g11").figures.shift = kSeasonOffset + 0.9;
@@ -211,8 +219,8 @@ TEST(NeighbourTest, BaselinesNeedEnoughWindowsFromEarlierYears) {
   // Too few common windows (fewer than min_relative_windows): no bound.
   for (size_t i = 0; i < net.nulls.size(); ++i) net.nulls[i] = YearOfNull(i, 0.05, 0, 12);
   net.Link();
-  EXPECT_EQ(VerdictOf(net.Classify(), "abj-g11").relative_bound, 0.0);
-  EXPECT_EQ(VerdictOf(net.Classify(), "abj-g11").relative_windows, 6);
+  EXPECT_EQ(VerdictOf(net.Classify(no_still), "abj-g11").relative_bound, 0.0);
+  EXPECT_EQ(VerdictOf(net.Classify(no_still), "abj-g11").relative_windows, 6);
 }
 
 TEST(NeighbourTest, AlarmCarriesTheNeighbourFigures) {

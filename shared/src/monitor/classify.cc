@@ -103,6 +103,13 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
   NetworkVerdict out;
   out.stations.resize(n);
   std::vector<std::vector<int>> neighbours(n);
+  // Each station's seasonal baseline, once (a neighbour of several).
+  std::vector<double> seasonal(n, NAN);
+  for (int i = 0; i < n; ++i) {
+    if (stations[i].evaluated && config.max_neighbour_shift >= 0) {
+      seasonal[i] = SeasonalShift(stations[i].null, now_s, config);
+    }
+  }
   for (int i = 0; i < n; ++i) {
     out.stations[i].station_id = stations[i].station_id;
     if (!stations[i].evaluated) continue;
@@ -137,25 +144,30 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
       if (config.max_neighbour_shift >= 0) {
         std::vector<double> moved;
         for (int j : neighbours[i]) {
-          const double base = SeasonalShift(stations[j].null, now_s, config);
+          const double base = seasonal[j];
           v.seasonal_neighbours += std::isnan(base) ? 0 : 1;
           const double shift = stations[j].figures.shift - (std::isnan(base) ? 0 : base);
           moved.push_back(shift / std::max(config.max_neighbour_shift, 1e-9));
         }
         v.neighbour_moved = Median(moved);
       }
-      RelativeBound(stations, i, neighbours[i], config, v);
     }
   }
   // Both halves of the neighbour test: the neighbours hold still (by their
   // own bounds) and the station's departure from them stands out (outlier
   // z) and exceeds what the station-minus-neighbours difference did in its
-  // null windows (the relative bound, when calibrated).
+  // null windows (the relative bound, when calibrated). The bound is
+  // computed only for the stations the other conditions point at (the
+  // departure is tested last).
   auto still = [&](const StationVerdict& v) {
     return config.max_neighbour_shift < 0 || std::fabs(v.neighbour_moved) <= 1.0;
   };
-  auto departs = [&](const StationVerdict& v, double min_relative) {
-    return std::fabs(v.shift - v.neighbour_shift) >= std::max(min_relative, v.relative_bound);
+  auto departs = [&](int i, double min_relative) {
+    StationVerdict& v = out.stations[i];
+    const double rel = std::fabs(v.shift - v.neighbour_shift);
+    if (rel < min_relative) return false;
+    RelativeBound(stations, i, neighbours[i], config, v);
+    return rel >= v.relative_bound;
   };
 
   const bool network_wide = out.drifting >= config.min_region_stations &&
@@ -170,7 +182,7 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
       const double share = static_cast<double>(v.drifting_neighbours) / v.neighbours;
       if (share <= config.sensor_fault_max_share && still(v) &&
           v.relative_z >= std::max(config.min_relative_z, 1e-9) &&
-          departs(v, config.sensor_min_relative_shift)) {
+          departs(i, config.sensor_min_relative_shift)) {
         out.stations[i].verdict = Verdict::kSensorFault;
       }
       continue;
@@ -184,7 +196,7 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
     } else if (share <= config.sensor_fault_max_share) {
       const bool outlier = config.min_relative_z <= 0 || v.relative_z >= config.min_relative_z;
       out.stations[i].verdict =
-          outlier && still(v) && departs(v, 0) ? Verdict::kSensorFault : Verdict::kUndetermined;
+          outlier && still(v) && departs(i, 0) ? Verdict::kSensorFault : Verdict::kUndetermined;
     } else if (share >= config.regional_min_share) {
       candidate[i] = true;
     } else {

@@ -132,7 +132,9 @@ struct StationVerdict {
   // with max_neighbour_shift < 0, 0.
   double neighbour_moved = 0;
   int seasonal_neighbours = 0;   // neighbours judged against a seasonal baseline
-  // Calibrated bound on |shift - neighbour_shift| (0: none, not calibrated).
+  // Calibrated bound on |shift - neighbour_shift| (0: none, not calibrated,
+  // or not computed: only for a station the other sensor-fault conditions
+  // point at, as the last test).
   double relative_bound = 0;
   int relative_windows = 0;      // common null windows behind relative_bound
 };
