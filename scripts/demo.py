@@ -311,8 +311,27 @@ class Demo:
         job = f"job {self.job} {self.job_state}" if self.job else "no training job"
         if self.job and self.job_state in ("queued", "running"):
             job += f" ({getattr(self, 'job_progress', '')})"
-        return (f"models: {len(models)} registered, newest v{top}, " +
+        line = (f"models: {len(models)} registered, newest v{top}, " +
                 ", ".join(f"{k} {v}" for k, v in sorted(stages.items())) + f"   {job}")
+        # Rollout stage per family: its production version and, while a
+        # rollout runs, the staged (shadow/canary) version and its stations.
+        families = {}
+        for m in models:
+            if m.get("stage") not in ("production", "shadow", "canary"):
+                continue
+            fam = m.get("family") or "/".join(
+                str(m.get(k, "?")) for k in ("target", "horizon_min", "kind"))
+            families.setdefault(fam, {})[m["stage"]] = m
+        staged = [(f, st) for f, st in sorted(families.items())
+                  if "shadow" in st or "canary" in st]
+        line += f"\nrollouts: {len(staged)} running"
+        for fam, st in staged[:6]:
+            s = st.get("canary") or st.get("shadow")
+            prod = st.get("production")
+            line += (f"\n  {fam:<28}{s['stage']:<8}v{s['version']} on "
+                     f"{','.join(s.get('rollout_stations') or []) or '-'}   production "
+                     f"{'v' + str(prod['version']) if prod else '-'}")
+        return line
 
     # ------------------------------------------------------------------- view
     def latest_reading(self, station):
