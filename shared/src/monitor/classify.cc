@@ -153,8 +153,8 @@ NetworkVerdict ClassifyDrift(const std::vector<StationDrift>& stations,
       }
     }
   }
-  // Both halves of the neighbour test: the neighbours hold still (by their
-  // own bounds) and the station's departure from them stands out (outlier
+  // Both halves of the neighbour test: the neighbours hold still (against
+  // their seasonal baselines) and the station's departure from them stands out (outlier
   // z) and exceeds what the station-minus-neighbours difference did in its
   // null windows (the relative bound, when calibrated). The bound is
   // computed only for the stations the other conditions point at (the

@@ -39,10 +39,11 @@
 // station departs from its neighbours by more than ordinary weather makes
 // it. With calibrated null windows (calibrate.h) both halves are judged on
 // the stations' own history:
-//  - neighbours still: each neighbour's shift in units of its own null shift
-//    bound (FeatureDrift::shift_bound, |shift| quantile x margin, at least
-//    max_neighbour_shift), and the median of those within +-1. Without a
-//    calibrated bound the fixed max_neighbour_shift alone is the bound.
+//  - neighbours still: each neighbour's shift minus its seasonal baseline
+//    (the median shift of its null windows that ended within +-season_days
+//    of this day of year in an earlier year, at least min_relative_windows
+//    of them), over max_neighbour_shift, and the median of those within
+//    +-1. A neighbour without a baseline is judged on its raw shift.
 //  - the station departs: its relative shift (shift - the neighbours' median
 //    shift) must also exceed the relative bound: the `relative_quantile`
 //    quantile x `relative_margin` of |station null shift - median of the
@@ -90,9 +91,8 @@ struct ClassifierConfig {
   double min_relative_z = 3.0;
   double min_shift_spread = 0.15;  // in reference IQRs: the smallest spread assumed
   // A sensor fault also needs the neighbours to hold still: the median of
-  // their shifts, each in units of max(its calibrated shift bound,
-  // max_neighbour_shift), within +-1; uncalibrated, the median of their
-  // shifts within +-max_neighbour_shift (reference IQRs). When they moved
+  // their shifts, each less its seasonal baseline when it has one, within
+  // +-max_neighbour_shift (reference IQRs). When they moved
   // too (a city-wide change that hits one district hardest, a dust
   // episode), the station is undetermined (negative: no such condition).
   double max_neighbour_shift = 0.2;

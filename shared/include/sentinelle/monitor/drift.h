@@ -38,8 +38,9 @@ struct DriftThresholds {
   double wasserstein_iqr = 0.5;  // W1 divided by the expected distribution's IQR
   // Not a vote: how far the feature's median wanders from the reference in
   // ordinary weather, |FeatureDrift::shift| in reference IQRs (calibrated,
-  // calibrate.h; 0 = unknown). The classifier judges whether a station's
-  // neighbours moved by it (classify.h).
+  // calibrate.h; 0 = unknown). Reported only: as a stillness bound for the
+  // neighbours it is too wide (docs/MONITORING.md, "Sensor faults are
+  // judged against the neighbours").
   double shift = 0;
 };
 
