@@ -189,10 +189,12 @@ TEST(HtmlReport, EmptySectionsSaySo) {
   EXPECT_EQ(html.find("<svg"), std::string::npos);
   EXPECT_EQ(html.find("id=\"network\""), std::string::npos);
   // Drift figures but no drifting feature; accuracy without a series.
-  report["stations"][0]["drift"] = {DriftEntry("pm25", 0.01, "ok")};
+  // (json::array: clang reads `= {x}` of one json value as a copy of x, gcc as
+  // an array of one; the report wants arrays.)
+  report["stations"][0]["drift"] = json::array({DriftEntry("pm25", 0.01, "ok")});
   json entry = AccuracyEntry("pm25", 60, "network", 5, 5);
   entry.erase("series");
-  report["stations"][0]["accuracy"] = {entry};
+  report["stations"][0]["accuracy"] = json::array({entry});
   const std::string html2 = RenderReportHtml(report);
   EXPECT_NE(html2.find("No drifting feature to chart over time."), std::string::npos);
   EXPECT_EQ(html2.find("No RMSE series to chart."), std::string::npos);
@@ -203,19 +205,19 @@ TEST(HtmlReport, EmptySectionsSaySo) {
   EXPECT_EQ(Count(html2, "<rect class=\"bar\""), 3u);
   EXPECT_TRUE(SeriesPaths(html2).empty());
   json one = AccuracyEntry("pm25", 60, "network", 5, 5);
-  one["series"] = {{{"t", FormatUtc(testing::kReportTo)}, {"rmse", 5}}};
-  report["stations"][0]["accuracy"] = {one};
+  one["series"] = json::array({json{{"t", FormatUtc(testing::kReportTo)}, {"rmse", 5}}});
+  report["stations"][0]["accuracy"] = json::array({one});
   const std::string html3 = RenderReportHtml(report);
   EXPECT_EQ(Count(html3, "data-kind=\"accuracy-now\""), 1u);
   EXPECT_EQ(Count(html3, "data-kind=\"accuracy\""), 0u);
   // Two points make a line.
   one["series"].push_back({{"t", FormatUtc(testing::kReportTo - 3600)}, {"rmse", 4}});
-  report["stations"][0]["accuracy"] = {one};
+  report["stations"][0]["accuracy"] = json::array({one});
   const std::string html4 = RenderReportHtml(report);
   EXPECT_EQ(Count(html4, "data-kind=\"accuracy-now\""), 0u);
   EXPECT_EQ(Count(html4, "data-kind=\"accuracy\""), 1u);
   // Nothing to chart at all: no svg.
-  report["stations"][0]["drift"] = {DriftEntry("pm25", 0.01, "insufficient")};
+  report["stations"][0]["drift"] = json::array({DriftEntry("pm25", 0.01, "insufficient")});
   report["stations"][0]["accuracy"] = json::array();
   EXPECT_EQ(RenderReportHtml(report).find("<svg"), std::string::npos);
 }
