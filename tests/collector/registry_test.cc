@@ -189,7 +189,6 @@ TEST_F(RegistryTest, AccuracyGateDecidesAndRecordsTheReason) {
   const int64_t v3 = Register(Network());
   ASSERT_TRUE(registry_->Promote(v1, Stage::kProduction, {}, "bob", "first", 100).ok());
   ASSERT_TRUE(registry_->Promote(v2, Stage::kShadow, {"st-a"}, "bob", "shadow", 110).ok());
-  ASSERT_TRUE(registry_->Promote(v3, Stage::kCanary, {"st-b"}, "bob", "canary", 110).ok());
   // Not enough pairs: nothing changes.
   auto wait = registry_->ApplyRollout(v2, DecideRollout({v2, 5, 10, 6, 10}, 1.0, 288), "gate", 120);
   ASSERT_TRUE(wait.ok());
@@ -200,6 +199,9 @@ TEST_F(RegistryTest, AccuracyGateDecidesAndRecordsTheReason) {
   EXPECT_EQ(worse->stage, Stage::kArchived);
   EXPECT_NE(worse->stage_reason.find("rolled back by the accuracy gate"), std::string::npos);
   EXPECT_NE(worse->stage_reason.find("worse"), std::string::npos);
+  // One staged version per family at a time: the canary comes after the
+  // shadow's rollout ended.
+  ASSERT_TRUE(registry_->Promote(v3, Stage::kCanary, {"st-b"}, "bob", "canary", 135).ok());
   // Not worse: promoted network-wide, v1 archived.
   auto better = registry_->ApplyRollout(v3, DecideRollout({v3, 5, 300, 6, 300}, 1.0, 288), "gate", 140);
   ASSERT_TRUE(better.ok()) << better.message();
@@ -268,8 +270,9 @@ TEST_F(RegistryTest, ManifestsVerifyWithThePublicKeyOnly) {
                    [&](const std::string& t, const std::string& p) { published.emplace_back(t, p); });
   auto m = dist.Announce(v, 1767300000);
   ASSERT_TRUE(m.ok()) << m.message();
+  // A canary goes out on the family's rollout topic; production's stays as it is.
   ASSERT_EQ(published.size(), 1u);
-  EXPECT_EQ(published[0].first, "sentinelle/v1/models/pm25/60/manifest");
+  EXPECT_EQ(published[0].first, "sentinelle/v1/models/pm25/60/rollout/manifest");
   auto decoded = DecodeManifest(published[0].second);
   ASSERT_TRUE(decoded.ok()) << decoded.message();
   const std::string public_key = *ReadKeyFile(dir_.File("k/signing.pub"));
