@@ -341,11 +341,14 @@ Result<std::vector<ModelRecord>> ModelRegistry::List(const ModelFilter& f) {
   return out;
 }
 
-Result<std::optional<ModelRecord>> ModelRegistry::Production(const ModelFamily& family) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare(std::string("SELECT ") + kColumns +
-                        " FROM models WHERE target=?1 AND horizon_min=?2 AND kind=?3 AND "
-                        "station=?4 AND stage='production' ORDER BY version DESC LIMIT 1");
+namespace {
+// The family's newest version whose stage matches `stage_sql` (an SQL
+// condition on `stage`).
+Result<std::optional<ModelRecord>> NewestOfFamily(Db& db, const ModelFamily& family,
+                                                  const char* stage_sql) {
+  auto q = db.Prepare(std::string("SELECT ") + kColumns +
+                      " FROM models WHERE target=?1 AND horizon_min=?2 AND kind=?3 AND "
+                      "station=?4 AND " + stage_sql + " ORDER BY version DESC LIMIT 1");
   if (!q) return q.error();
   q->Bind(1, family.target).Bind(2, int64_t{family.horizon_min}).Bind(3, family.kind).Bind(4, family.station);
   auto row = q->Step();
@@ -353,18 +356,16 @@ Result<std::optional<ModelRecord>> ModelRegistry::Production(const ModelFamily& 
   if (!*row) return std::optional<ModelRecord>();
   return std::optional<ModelRecord>(FromRow(*q));
 }
+}  // namespace
+
+Result<std::optional<ModelRecord>> ModelRegistry::Production(const ModelFamily& family) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return NewestOfFamily(*db_, family, "stage='production'");
+}
 
 Result<std::optional<ModelRecord>> ModelRegistry::Staged(const ModelFamily& family) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_->Prepare(std::string("SELECT ") + kColumns +
-                        " FROM models WHERE target=?1 AND horizon_min=?2 AND kind=?3 AND "
-                        "station=?4 AND stage IN ('shadow','canary') ORDER BY version DESC LIMIT 1");
-  if (!q) return q.error();
-  q->Bind(1, family.target).Bind(2, int64_t{family.horizon_min}).Bind(3, family.kind).Bind(4, family.station);
-  auto row = q->Step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<ModelRecord>();
-  return std::optional<ModelRecord>(FromRow(*q));
+  return NewestOfFamily(*db_, family, "stage IN ('shadow','canary')");
 }
 
 Result<std::vector<StageChange>> ModelRegistry::History(int64_t version) {
