@@ -123,6 +123,14 @@ class UpdaterChecksTest : public ::testing::Test {
     ASSERT_EQ(ChainVersion(), "5");
   }
 
+  // Serves version 7 and returns its canary manifest for this station.
+  Manifest Canary7() {
+    server_.Put(7, test::ModelFile(7));
+    auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
+    canary.stations = {"st-1"};
+    return canary;
+  }
+
   testing::TempDir dir_;
   test::ArtifactServer server_;
   FakeEnv env_{kNowS * 1000};
@@ -490,9 +498,7 @@ TEST_F(UpdaterChecksTest, ShadowPromotedOnTheProductionTopicAndTheRolloutCleared
 TEST_F(UpdaterChecksTest, CanaryAnswersUntilItsRolloutEndsThenProductionComesBack) {
   InstallV5();
   server_.Put(5, test::ModelFile(5));
-  server_.Put(7, test::ModelFile(7));
-  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
-  canary.stations = {"st-1"};
+  const Manifest canary = Canary7();
   ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
   EXPECT_EQ(ChainVersion(), "7");
   EXPECT_EQ(updater_->Slots().at(0).canary_version, 7);
@@ -525,9 +531,7 @@ TEST_F(UpdaterChecksTest, CanaryAnswersUntilItsRolloutEndsThenProductionComesBac
 TEST_F(UpdaterChecksTest, CanaryEndedWhileOfflineGivesWayToProductionAfterTheGrace) {
   InstallV5();
   server_.Put(5, test::ModelFile(5));
-  server_.Put(7, test::ModelFile(7));
-  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
-  canary.stations = {"st-1"};
+  const Manifest canary = Canary7();
   ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
   // Restart: the canary was rolled back meanwhile; only production is retained.
   StopUpdater();
@@ -553,10 +557,8 @@ TEST_F(UpdaterChecksTest, CanaryEndedWhileOfflineGivesWayToProductionAfterTheGra
 
 TEST_F(UpdaterChecksTest, CanaryPromotedStaysAndARolloutLeavingTheStationOutEndsItsShadow) {
   InstallV5();
-  server_.Put(7, test::ModelFile(7));
   server_.Put(8, test::ModelFile(8));
-  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
-  canary.stations = {"st-1"};
+  const Manifest canary = Canary7();
   ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
   // Promotion: production 7, then the rollout cleared.
   EXPECT_EQ(Deliver(Signed(MakeManifest(7, test::ModelFile(7), server_.Url(7)))).result, "unchanged");
@@ -576,9 +578,7 @@ TEST_F(UpdaterChecksTest, CanaryPromotedStaysAndARolloutLeavingTheStationOutEnds
 }
 
 TEST_F(UpdaterChecksTest, CanaryWithNothingInProductionIsRemovedWhenItsRolloutEnds) {
-  server_.Put(7, test::ModelFile(7));
-  auto canary = MakeManifest(7, test::ModelFile(7), server_.Url(7), "canary");
-  canary.stations = {"st-1"};
+  const Manifest canary = Canary7();
   ASSERT_EQ(Deliver(Signed(canary), kRolloutTopic).result, "installed");
   const std::string path = updater_->ModelPath("pm25", 60, "network");
   ASSERT_TRUE(std::filesystem::exists(path));
