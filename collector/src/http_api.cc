@@ -280,7 +280,8 @@ HttpResponse HttpApi::Handle(const HttpRequest& req) {
   if (deps_.monitor && MonitoringOwns(parts)) {
     if (!get) return Refuse(req, HttpRejectReason::kMethodNotAllowed, 405, "use GET");
     if (auto refused = Authorize(req, Permission::kRead, config_.read_public)) return *refused;
-    return HandleMonitoring(*deps_.monitor, req, parts, deps_.env->WallMs() / 1000);
+    return HandleMonitoring(*deps_.monitor, req, parts,
+                            deps_.monitor->Now().value_or(deps_.env->WallMs() / 1000));
   }
   if (parts.size() == 1 && parts[0] == "stations" && post) {
     if (auto refused = Authorize(req, Permission::kRegistry, false)) return *refused;

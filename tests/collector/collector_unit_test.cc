@@ -533,5 +533,19 @@ TEST(ConfigTest, ExampleConfigLoadsAndUnknownKeysAreRefused) {
   EXPECT_THROW(LoadCollectorConfig(bad_role), ConfigError);
 }
 
+TEST(ConfigTest, MonitoringClockIsWallOrData) {
+  ConfigReader none = ConfigReader::FromString("{}");
+  EXPECT_EQ(LoadCollectorConfig(none).monitoring.clock, MonitoringConfig::Clock::kWall);
+  ConfigReader data = ConfigReader::FromString(R"({"monitoring": {"clock": "data"}})");
+  EXPECT_EQ(LoadCollectorConfig(data).monitoring.clock, MonitoringConfig::Clock::kData);
+  ConfigReader bad = ConfigReader::FromString(R"({"monitoring": {"clock": "sim"}})");
+  try {
+    LoadCollectorConfig(bad);
+    ADD_FAILURE() << "monitoring.clock \"sim\" accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("monitoring.clock"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace sentinelle::collector

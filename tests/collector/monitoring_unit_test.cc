@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <thread>
 
 #include "process.h"
 #include "sentinelle/collector/http_api.h"
@@ -252,6 +253,48 @@ TEST_F(MonitoringUnitTest, SensorFaultIsRaisedPersistedAndSurvivesARestart) {
   ASSERT_TRUE(ended.ok());
   ASSERT_EQ(ended->size(), 1u);
   EXPECT_FALSE((*ended)[0]["end"].is_null());
+}
+
+// monitoring.clock "data": the monitor's own thread runs its passes at the
+// newest stored window, so a network replaying the past (here August, months
+// before the wall clock) is judged as it arrives. On the wall clock the same
+// data would be outside every drift window and raise nothing.
+TEST_F(MonitoringUnitTest, DataClockRunsThePassesAtTheNewestStoredWindow) {
+  config_.clock = MonitoringConfig::Clock::kData;
+  auto m = Open();
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->Now().has_value());  // no reading yet: no time, no pass
+  MonitoredStore store(store_.get());
+  store.Attach(m.get());
+  ASSERT_TRUE(m->Start().ok());
+  auto commit = [&](int64_t from, int64_t to, const std::string& faulty, double gain) {
+    WriteBatch batch;
+    for (int64_t t = from + k5Min; t <= to; t += k5Min) {
+      for (const Site& s : kSites) {
+        batch.readings.push_back(Stored(Synthetic(s.id, t, rng_, s.id == faulty ? gain : 1.0)));
+      }
+    }
+    ASSERT_TRUE(store.Commit(batch).ok());
+  };
+  commit(kT0, kT0 + 3 * kDay, "", 1.0);
+  ASSERT_EQ(m->Now(), kT0 + 3 * kDay);
+  // Two faulty days, two hours at a time; each step waits for the thread's pass.
+  for (int64_t h = kT0 + 3 * kDay; h < kT0 + 5 * kDay; h += 7200) {
+    const uint64_t before = m->counters().evaluations;
+    commit(h, h + 7200, "st-c", 1.7);
+    for (int i = 0; i < 100 && m->counters().evaluations == before; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GT(m->counters().evaluations, before) << "no pass after the data clock moved 2 h";
+  }
+  m->Stop();
+  const auto open = m->OpenAlarms();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].kind, AlarmKind::kDriftSensorFault);
+  EXPECT_EQ(open[0].subject, "st-c");
+  // Raised in the data's time, not the wall clock's.
+  EXPECT_GE(open[0].raised_s, kT0 + 3 * kDay);
+  EXPECT_LE(open[0].raised_s, kT0 + 5 * kDay);
 }
 
 TEST_F(MonitoringUnitTest, HttpEndpointsServeAlarmsAccuracyDriftAndReport) {

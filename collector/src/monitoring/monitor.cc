@@ -344,6 +344,7 @@ struct Monitor::Impl {
   std::map<PoolKey, Series> pooled_series;
   int64_t last_series_s = INT64_MIN;
   int64_t last_evaluation_s = 0;
+  int64_t newest_reading_s = INT64_MIN;  // over all stations: the data clock
   MonitorCounters counters;
   MonitorCounters published;  // counters already added to Prometheus
 
@@ -601,6 +602,7 @@ void Monitor::Impl::AddReading(StationState& st, const StoredReading& sr) {
     values[v] = r.valid(static_cast<Variable>(v)) ? static_cast<float>(r.values[v]) : NAN;
   }
   st.newest_reading_s = std::max(st.newest_reading_s, r.window_end_s);
+  newest_reading_s = std::max(newest_reading_s, r.window_end_s);
   st.recent[r.window_end_s] = values;
   // Predictions that were waiting for this window.
   auto [lo, hi] = st.pending.equal_range(r.window_end_s);
@@ -775,7 +777,15 @@ Result<std::unique_ptr<Monitor>> Monitor::Open(MonitoringConfig config, const st
 }
 
 Status Monitor::Start() {
-  const int64_t now_s = impl_->deps.env->WallMs() / 1000;
+  int64_t now_s = impl_->deps.env->WallMs() / 1000;
+  if (config_.clock == MonitoringConfig::Clock::kData) {
+    // The newest window the store holds; the wall clock when it holds none.
+    auto stations = impl_->deps.store->ListStations();
+    if (!stations) return MakeError("store: " + stations.message());
+    int64_t newest = 0;
+    for (const StationRecord& r : *stations) newest = std::max(newest, r.last_window_end_s);
+    if (newest > 0) now_s = newest;
+  }
   if (Status st = RefreshReferences(now_s); !st) spdlog::warn("monitor: {}", st.message());
   if (Status st = Rebuild(now_s); !st) return st;
   {
@@ -795,22 +805,35 @@ void Monitor::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::optional<int64_t> Monitor::Now() const {
+  if (config_.clock == MonitoringConfig::Clock::kWall) return impl_->deps.env->WallMs() / 1000;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->newest_reading_s == INT64_MIN) return std::nullopt;
+  return impl_->newest_reading_s;
+}
+
 void Monitor::Loop() {
+  // The registry is checked on the wall clock (models change in real time);
+  // the passes follow the monitor's clock (monitoring.clock).
   int64_t last_refresh = impl_->deps.env->WallMs() / 1000;
-  int64_t last_eval = last_refresh;
+  std::optional<int64_t> last_eval = Now();
   std::unique_lock<std::mutex> lock(thread_mu_);
   while (!stopping_) {
     thread_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    const int64_t now_s = impl_->deps.env->WallMs() / 1000;
-    if (now_s - last_refresh >= config_.reference_refresh_s) {
-      last_refresh = now_s;
-      if (Status st = RefreshReferences(now_s); !st) spdlog::warn("monitor: {}", st.message());
+    const int64_t wall_s = impl_->deps.env->WallMs() / 1000;
+    const std::optional<int64_t> now_s = Now();
+    if (wall_s - last_refresh >= config_.reference_refresh_s) {
+      last_refresh = wall_s;
+      if (Status st = RefreshReferences(now_s.value_or(wall_s)); !st) {
+        spdlog::warn("monitor: {}", st.message());
+      }
     }
-    if (now_s - last_eval >= config_.evaluate_interval_s) {
+    // On the data clock, the first readings (none at start) get a pass at once.
+    if (now_s && (!last_eval || *now_s - *last_eval >= config_.evaluate_interval_s)) {
       last_eval = now_s;
-      Evaluate(now_s);
+      Evaluate(*now_s);
     }
     lock.lock();
   }

@@ -18,6 +18,15 @@ T AtLeast(ConfigReader& r, const std::string& key, T fallback, T min) {
 void LoadMonitoringConfig(ConfigReader& r, MonitoringConfig& c) {
   const std::string p = "monitoring.";
   c.enabled = r.Get<bool>(p + "enabled", c.enabled);
+  const std::string clock = r.Get<std::string>(p + "clock", "wall");
+  if (clock == "wall") {
+    c.clock = MonitoringConfig::Clock::kWall;
+  } else if (clock == "data") {
+    c.clock = MonitoringConfig::Clock::kData;
+  } else {
+    throw ConfigError(r.source() + ": " + p + "clock must be \"wall\" or \"data\", not \"" +
+                      clock + "\"");
+  }
   c.evaluate_interval_s = AtLeast(r, p + "evaluate_interval_s", c.evaluate_interval_s, 1);
   c.drift_window_days = AtLeast(r, p + "drift_window_days", c.drift_window_days, 1);
   c.accuracy_window_h = AtLeast(r, p + "accuracy_window_h", c.accuracy_window_h, 1);

@@ -112,6 +112,9 @@ class Monitor {
   Status Rebuild(int64_t now_s);
   // One network pass at now_s (normally called by the thread).
   EvaluationSummary Evaluate(int64_t now_s);
+  // The monitor's time (monitoring.clock): the wall clock, or the newest
+  // window end stored for any station (nullopt before the first reading).
+  std::optional<int64_t> Now() const;
 
   // JSON views for the API and the report (docs/PROTOCOL.md, docs/MONITORING.md).
   Result<nlohmann::json> AlarmsJson(const std::optional<std::string>& station,

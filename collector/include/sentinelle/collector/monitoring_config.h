@@ -15,6 +15,14 @@ namespace sentinelle::collector {
 
 struct MonitoringConfig {
   bool enabled = true;
+  // The monitor's clock. kWall: the collector's clock (a live network).
+  // kData: the newest window end stored for any station, so a network
+  // replaying history or running on an accelerated clock (the demo, a
+  // backfill) is evaluated at its own time, one pass per
+  // evaluate_interval_s of its time. Readings far in the future cannot move
+  // it: ingest refuses them (ingest.clock_tolerance_s).
+  enum class Clock { kWall, kData };
+  Clock clock = Clock::kWall;
   // Network pass (drift per station, classifier, accuracy, alarms).
   int evaluate_interval_s = 3600;
   // Drift window: daily buckets, so the daily cycle is always complete.
