@@ -1100,6 +1100,15 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
   for (const auto& [feature, list] : by_feature) {
     const auto verdict = monitor::ClassifyDrift(list, m.config.classifier, now_s);
     const bool prediction = feature.rfind(kPredPrefix, 0) == 0;
+    for (size_t i = 0; i < list.size() && i < verdict.stations.size(); ++i) {
+      if (!list[i].drifting) continue;
+      const monitor::StationVerdict& v = verdict.stations[i];
+      spdlog::debug("monitor: {} at {} drifts: verdict {} (shift {:.3g}, neighbours {} of {} "
+                    "drifting, their shift {:.3g}, z {:.3g}, moved {:.3g}, bound {:.3g})",
+                    feature, list[i].station_id, monitor::VerdictName(v.verdict), v.shift,
+                    v.drifting_neighbours, v.neighbours, v.neighbour_shift, v.relative_z,
+                    v.neighbour_moved, v.relative_bound);
+    }
     for (Alarm& a : monitor::UpdateDriftAlarms(m.book, feature, list, verdict, now_s, prediction)) {
       changed.push_back(std::move(a));
     }
