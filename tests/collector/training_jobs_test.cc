@@ -2,6 +2,8 @@
 // with a real trainer, store and registry.
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "model_fixture.h"
 #include "sentinelle/collector/registry.h"
 #include "sentinelle/collector/training_jobs.h"
@@ -125,6 +127,31 @@ TEST_F(TrainingJobsTest, AFailingJobReportsWhy) {
   EXPECT_EQ(done->state, JobState::kFailed);
   EXPECT_NE(done->message.find("no readings"), std::string::npos) << done->message;
   EXPECT_TRUE(done->versions.empty());
+}
+
+// The hook (the accuracy gate, announcements) gets its turn between two
+// queued jobs, not only once the whole queue is done.
+TEST_F(TrainingJobsTest, HookRunsBetweenQueuedJobs) {
+  auto jobs = Jobs();
+  TrainRequest req;
+  req.stations = {"nowhere"};  // fails at once: no readings
+  auto a = jobs->Submit(req, TriggerInfo{"manual", "alice", ""});
+  auto b = jobs->Submit(req, TriggerInfo{"manual", "bob", ""});
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::mutex mu;
+  bool between = false;
+  jobs->SetIdleHook([&](int64_t) {
+    const auto sa = jobs->Get(*a);
+    const auto sb = jobs->Get(*b);
+    std::lock_guard<std::mutex> lock(mu);
+    between = between || (sa && sb && sa->state == JobState::kFailed &&
+                           sb->state == JobState::kQueued);
+  });
+  jobs->Start();
+  ASSERT_TRUE(WaitForJob(*jobs, *b, std::chrono::seconds(30)).has_value());
+  jobs->Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE(between) << "the hook did not run after the first job and before the second";
 }
 
 TEST_F(TrainingJobsTest, RestartListsPastJobsAndFailsInterruptedOnes) {

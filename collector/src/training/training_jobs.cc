@@ -296,13 +296,12 @@ void TrainingJobs::Loop() {
         queue_.pop_front();
       }
     }
-    if (id.empty()) {
-      const int64_t now_s = env_->WallMs() / 1000;
-      (void)Tick(now_s);
-      if (idle_hook_) idle_hook_(now_s);
-      continue;
-    }
-    RunJob(id);
+    const int64_t now_s = env_->WallMs() / 1000;
+    if (id.empty()) (void)Tick(now_s);
+    // The hook (accuracy gate, announcements) also runs between jobs, so a
+    // queue of jobs holds no rollout back longer than the job that runs.
+    if (idle_hook_) idle_hook_(now_s);
+    if (!id.empty()) RunJob(id);
   }
   // Jobs still queued at shutdown are reported failed, not silently lost.
   std::lock_guard<std::mutex> lock(mu_);

@@ -82,7 +82,8 @@ class TrainingJobs {
   // Queues the scheduled full retrain when due. Returns its id when queued.
   std::optional<std::string> Tick(int64_t now_s);
 
-  // Called by the worker about once per second while idle (manifest refresh).
+  // Called by the worker about once per second while idle, and between two
+  // jobs (accuracy gate, manifest refresh).
   // Set before Start().
   void SetIdleHook(std::function<void(int64_t now_s)> hook) { idle_hook_ = std::move(hook); }
 
