@@ -27,9 +27,21 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_STATIONS = ["abj-plateau", "abj-cocody", "abj-yopougon", "abj-treichville", "abj-abobo",
-                    "abj-adjame", "abj-marcory", "abj-koumassi", "abj-port-bouet",
-                    "abj-attecoube"]
+# The simulator's default network (firmware-sim/src/model.cc, DefaultNetwork):
+# id, name, latitude, longitude, type. The demo registers them with the
+# collector, as an operator commissions stations; the monitor needs their
+# coordinates to compare each station with its neighbours.
+NETWORK = [("abj-plateau", "Plateau", 5.3236, -4.0197, "traffic"),
+           ("abj-cocody", "Cocody", 5.3600, -3.9900, "residential"),
+           ("abj-yopougon", "Yopougon", 5.3450, -4.0820, "industrial"),
+           ("abj-treichville", "Treichville", 5.2920, -4.0130, "urban_background"),
+           ("abj-abobo", "Abobo", 5.4180, -4.0200, "residential"),
+           ("abj-adjame", "Adjame", 5.3660, -4.0220, "traffic"),
+           ("abj-marcory", "Marcory", 5.3000, -3.9830, "urban_background"),
+           ("abj-koumassi", "Koumassi", 5.2970, -3.9500, "industrial"),
+           ("abj-port-bouet", "Port-Bouet", 5.2550, -3.9260, "urban_background"),
+           ("abj-attecoube", "Attecoube", 5.3330, -4.0400, "residential")]
+DEFAULT_STATIONS = [s[0] for s in NETWORK]
 INTERVAL_S = 300
 
 
@@ -84,6 +96,8 @@ class Demo:
         self.job_state = "-"
         self.promoted = []         # versions the demo promoted to production
         self.refused = []          # versions the gate kept in candidate
+        self.retrain_jobs = {}     # alarm-triggered job id -> its last state
+        self.shadowed = {}         # retrained version -> stations it is shadowed on
         self.http_port = free_port()
         self.broker_port = free_port()
         # Simulated time: the live phase ends about now, so nothing is "in the future".
@@ -168,6 +182,8 @@ class Demo:
         subprocess.run([os.path.join(self.bin, "sentinelle-sim"), "generate",
                         "--stations", str(len(self.stations)), "--start", utc(self.history_start),
                         "--hours", str(self.args.history_days * 24), "--seed", "7",
+                        # window means of 10 s sensor samples, as the agents make them live
+                        "--sample-s", "10",
                         "--out", csv], check=True, stdout=subprocess.DEVNULL)
         out = subprocess.run([os.path.join(self.bin, "sentinelle-collector"), "--config",
                               self.path("collector.json"), "import", csv],
@@ -191,11 +207,23 @@ class Demo:
             "training": {"schedule_interval_s": 0, "min_train_rows": 150,
                          "min_validation_rows": 40,
                          "xgboost": {"num_rounds": 60, "early_stopping_rounds": 8}},
+            # Retrained models go to shadow (the demo asks, as an operator
+            # would); the accuracy gate decides every 2 s, once 144 live
+            # pairs (half a simulated day at one station) are in.
             "models": {"dir": self.path("models"),
-                       "public_url": f"http://127.0.0.1:{self.http_port}"},
+                       "public_url": f"http://127.0.0.1:{self.http_port}",
+                       "rollout_check_interval_s": 2, "min_live_samples": 144},
             # Simulated stations run in the past on an accelerated clock: their
             # windows are legitimately far behind the collector's wall clock.
             "ingest": {"clock_tolerance_s": int(self.args.duration * self.args.speed) + 2 * 86400},
+            # The monitor follows the network's own (simulated) time: one pass
+            # per simulated hour, alarms after six bad passes, a retraining
+            # per target at most once per simulated day.
+            # The registry is checked every 5 s for new production models
+            # (their reference histograms are what drift is measured against).
+            "monitoring": {"clock": "data", "evaluate_interval_s": 3600,
+                           "reference_refresh_s": 5,
+                           "drift_window_days": self.args.drift_window_days},
             "log": {"level": "info"},
         }
         with open(self.path("collector.json"), "w") as f:
@@ -212,11 +240,16 @@ class Demo:
             # A calibration drift at one station, a stuck sensor at another.
             span = self.args.duration * self.args.speed
             faults[self.stations[1]] = [
-                f"drift,vars=o3,per_day=40,start={utc(self.live_start + int(span * 0.3))},"
+                f"drift,vars=o3,per_day=40,start={utc(self.live_start + int(span * 0.05))},"
                 f"end={utc(self.live_start + int(span) + 86400)}"]
             faults[self.stations[0]] = [
                 f"stuck,vars=no2,start={utc(self.live_start + int(span * 0.5))},"
                 f"end={utc(self.live_start + int(span * 0.5) + 6 * 3600)}"]
+        # A regime change across the city: traffic grows and its peaks move.
+        self.regime_at = None
+        if not self.args.no_regime:
+            self.regime_at = self.live_start + int(self.args.duration * self.args.speed *
+                                                   self.args.regime_at)
         self.metrics_ports = {}
         for sid in self.stations:
             os.makedirs(self.path(sid), exist_ok=True)
@@ -251,9 +284,19 @@ class Demo:
                     "--truth-log", self.path(sid, "truth.jsonl")]
             for spec in faults.get(sid, []):
                 argv += ["--fault", spec + f",station={sid}"]
+            if self.regime_at is not None:
+                argv += ["--regime", f"traffic,station=*,at={utc(self.regime_at)},factor=3,"
+                         "peak_shift_h=2"]
             self.start("sim-" + sid, argv)
 
     # --------------------------------------------------------------- training
+    def register_stations(self):
+        for sid, name, lat, lon, kind in NETWORK[: len(self.stations)]:
+            r = self.api("/api/v1/stations", {"id": sid, "name": name, "latitude": lat,
+                                              "longitude": lon, "type": kind})
+            if r is None or "error" in r:
+                raise SystemExit(f"registering {sid} failed: {r}")
+
     def start_training(self):
         """The first models: one job over the imported history (network, station and
         linear models for every default target and horizon)."""
@@ -302,6 +345,47 @@ class Demo:
         print(f"  first models: {len(self.promoted)} promoted to production, "
               f"{len(self.refused)} kept as candidates by the skill gate", flush=True)
 
+    def poll_retraining(self):
+        """Follows the retraining the monitor asks for (trigger `alarm`); when a job
+        is done, puts its new XGBoost versions that passed the skill gate in
+        shadow, as an operator would (a station model on its own station, a
+        network model on two stations). The collector's accuracy gate then
+        promotes or rolls back each one from the live shadow answers."""
+        jobs = (self.api("/api/v1/jobs") or {}).get("jobs", [])
+        for j in jobs:
+            if (j.get("trigger") or {}).get("kind") != "alarm":
+                continue
+            jid, state = j.get("id"), j.get("state")
+            if self.retrain_jobs.get(jid) == state:
+                continue
+            self.retrain_jobs[jid] = state
+            if state != "succeeded":
+                continue
+            for v in j.get("versions", []):
+                m = self.api(f"/api/v1/models/{v}") or {}
+                if m.get("stage") != "candidate" or not (m.get("gate") or {}).get("passed"):
+                    continue
+                if m.get("kind") == "station":
+                    stations = [m.get("station")]
+                elif m.get("kind") == "network":
+                    stations = self.stations[:2]
+                else:
+                    continue  # the linear fallback: kept as a candidate
+                r = self.api(f"/api/v1/models/{v}/promote",
+                             {"stage": "shadow", "stations": stations,
+                              "reason": f"demo: retrained by {jid} after a monitoring alarm"})
+                if r is not None and "error" not in r:
+                    self.shadowed[v] = stations
+
+    def rollout_outcomes(self):
+        """For each shadowed version: what the accuracy gate decided, if it did."""
+        out = {}
+        for v in self.shadowed:
+            m = self.api(f"/api/v1/models/{v}") or {}
+            gate = [h for h in m.get("history", []) if h.get("by") == "accuracy-gate"]
+            out[v] = (m.get("stage", "?"), gate[-1] if gate else None, m.get("family", "?"))
+        return out
+
     def models_line(self):
         models = (self.api("/api/v1/models?limit=500") or {}).get("models", [])
         stages = {}
@@ -324,6 +408,10 @@ class Demo:
             families.setdefault(fam, {})[m["stage"]] = m
         staged = [(f, st) for f, st in sorted(families.items())
                   if "shadow" in st or "canary" in st]
+        if self.retrain_jobs:
+            line += ("\nretraining after alarms: " +
+                     ", ".join(f"{j} {s}" for j, s in sorted(self.retrain_jobs.items())) +
+                     f"; {len(self.shadowed)} retrained versions put in shadow")
         line += f"\nrollouts: {len(staged)} running"
         for fam, st in staged[:6]:
             s = st.get("canary") or st.get("shadow")
@@ -380,6 +468,7 @@ class Demo:
         t_end = time.time() + self.args.duration
         while time.time() < t_end or self.args.keep_running:
             self.poll_training()
+            self.poll_retraining()
             self.view()
             for p in self.procs:
                 if p.name.startswith(("agent", "collector", "mosquitto")) and not p.alive():
@@ -452,10 +541,46 @@ class Demo:
                         if x.get("values", {}).get("no2", {}).get("qc") == "stuck")
             self.check(stuck > 0, f"injected stuck NO2 sensor flagged by QC ({stuck} windows)")
         alarms = self.alarms()
-        print(f"  monitoring alarms raised: {len(alarms)}")
-        for a in alarms[:10]:
-            print(f"    {a.get('kind')} {a.get('subject')} {a.get('start')} -> "
-                  f"{a.get('end') or 'open'}: {a.get('reason')}")
+        kinds = {}
+        for a in alarms:
+            kinds[a.get("kind")] = kinds.get(a.get("kind"), 0) + 1
+        print(f"  monitoring alarms raised: {len(alarms)} (" +
+              ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
+        # Drift alarms first: they say what changed; accuracy alarms follow from it.
+        shown = sorted(alarms, key=lambda a: (a.get("kind") == "accuracy_degraded",
+                                              a.get("raised", "")))
+        for a in shown[:10]:
+            print(f"    {a.get('kind')} {a.get('subject')} {a.get('what')} raised "
+                  f"{a.get('raised')} -> {a.get('end') or 'open'}: {str(a.get('reason'))[:80]}")
+        if not self.args.no_faults and len(self.stations) >= 2:
+            # The O3 calibration drift at the second station is a sensor fault
+            # (its neighbours do not move), not a change of the air.
+            sensor = [a for a in alarms if a.get("kind") == "drift_sensor_fault" and
+                      a.get("subject") == self.stations[1] and a.get("what") == "o3"]
+            self.check(bool(sensor), f"injected O3 calibration drift at {self.stations[1]} "
+                       f"raised its sensor-fault alarm" +
+                       (f" (raised at {sensor[0].get('raised')})" if sensor else ""))
+        if self.regime_at is not None:
+            after = utc(self.regime_at)
+            # A traffic regime moves the pollutants (the weather it does not
+            # touch may drift too, against a reference of a few weeks).
+            regional = sorted((a for a in alarms if a.get("kind") == "drift_regional" and
+                               a.get("what") in ("no2", "pm25", "pm10", "o3") and
+                               a.get("start", "") >= after), key=lambda a: a.get("raised", ""))
+            self.check(bool(regional), f"regime change from {after} caught by a regional drift "
+                       "alarm" + (f" ({regional[0].get('what')}, raised at "
+                                  f"{regional[0].get('raised')})" if regional else ""))
+            done = [j for j, s in self.retrain_jobs.items() if s == "succeeded"]
+            self.check(bool(done), "retraining triggered by a monitoring alarm succeeded "
+                       f"({', '.join(done) or 'none of ' + str(len(self.retrain_jobs))})")
+            outcomes = self.rollout_outcomes()
+            promoted = [v for v, (stage, gate, _) in outcomes.items()
+                        if gate and gate.get("to") == "production"]
+            for v, (stage, gate, fam) in sorted(outcomes.items()):
+                print(f"    v{v} {fam}: {stage}" + (f" ({gate.get('reason')})" if gate else ""))
+            self.check(bool(promoted), "a retrained model rolled out: shadow, then production "
+                       f"by the accuracy gate ({len(promoted)} of {len(outcomes)} shadowed "
+                       "versions promoted)")
         html = self.api_raw("/api/v1/report?format=html")
         js = self.api_raw("/api/v1/report?format=json")
         if html:
@@ -488,11 +613,18 @@ class Demo:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stations", type=int, default=5)
-    ap.add_argument("--speed", type=float, default=5000, help="simulated seconds per second")
-    ap.add_argument("--duration", type=float, default=120, help="real seconds of live run")
+    ap.add_argument("--speed", type=float, default=8000, help="simulated seconds per second")
+    ap.add_argument("--duration", type=float, default=180, help="real seconds of live run")
     ap.add_argument("--history-days", type=int, default=28)
     ap.add_argument("--keep-running", action="store_true")
-    ap.add_argument("--no-faults", action="store_true")
+    ap.add_argument("--no-faults", action="store_true",
+                    help="no stuck NO2 sensor and no O3 calibration drift")
+    ap.add_argument("--no-regime", action="store_true",
+                    help="no city-wide regime change (and so no retraining to roll out)")
+    ap.add_argument("--regime-at", type=float, default=0.5,
+                    help="when the regime changes, as a share of the live span")
+    ap.add_argument("--drift-window-days", type=int, default=14,
+                    help="the monitor's drift window (monitoring.drift_window_days)")
     ap.add_argument("--no-models", action="store_true", help="skip training and distribution")
     ap.add_argument("--check", action="store_true", help="assert the outcome, exit 1 if not")
     ap.add_argument("--refresh", type=float, default=2.0)
@@ -509,6 +641,7 @@ def main():
         demo.collector_config()
         demo.history()
         demo.start_collector()
+        demo.register_stations()
         demo.start_training()
         demo.wait_training()
         demo.start_stations()
