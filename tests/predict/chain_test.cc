@@ -29,7 +29,6 @@ void PrintTo(const LinkSkip& s, std::ostream* os) {
 namespace {
 
 const SlotKey kStationPm25{LinkKind::kStation, Variable::kPm25, 60};
-const SlotKey kNetworkPm25{LinkKind::kNetwork, Variable::kPm25, 60};
 const SlotKey kLinearPm25{LinkKind::kLinear, Variable::kPm25, 60};
 
 // Six days: the first five are the training history, the sixth is live.

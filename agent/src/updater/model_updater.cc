@@ -549,9 +549,9 @@ void ModelUpdater::ProcessManifest(Job job) {
   std::string bytes;
   bool from_shadow = false;
   if (!shadow && slot.shadow_version == m.version && slot.shadow_sha256 == m.artifact_sha256) {
-    auto staged = ReadFile(path + ".shadow", config_.max_bytes);
-    if (staged && Sha256Hex(*staged) == m.artifact_sha256) {
-      bytes = std::move(*staged);
+    auto shadow_file = ReadFile(path + ".shadow", config_.max_bytes);
+    if (shadow_file && Sha256Hex(*shadow_file) == m.artifact_sha256) {
+      bytes = std::move(*shadow_file);
       from_shadow = true;
     }
   }
