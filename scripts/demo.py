@@ -223,7 +223,7 @@ class Demo:
             # (their reference histograms are what drift is measured against).
             "monitoring": {"clock": "data", "evaluate_interval_s": 3600,
                            "reference_refresh_s": 5,
-                           "drift_window_days": self.args.drift_window_days},
+                           "drift_window_days": getattr(self.args, "drift_window_days", 14)},
             "log": {"level": "info"},
         }
         with open(self.path("collector.json"), "w") as f:
