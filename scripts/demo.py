@@ -433,12 +433,14 @@ class Demo:
         rows = r.get("readings", [])
         return rows[-1] if rows else {}
 
-    def live_error(self, station):
+    @staticmethod
+    def live_error(accuracy, station):
         """Live RMSE of the station's PM2.5 60-minute predictions (the chain link
-        that answered most in the monitor's accuracy window) and that link."""
-        acc = (self.api(f"/api/v1/accuracy?station={station}") or {}).get("accuracy", [])
-        rows = [a for a in acc if a.get("target") == "pm25" and a.get("horizon_min") == 60
-                and a.get("rmse") is not None]
+        that answered most in the monitor's accuracy window) and that link;
+        `accuracy` is the network's /api/v1/accuracy list."""
+        rows = [a for a in accuracy if a.get("station") == station and
+                a.get("target") == "pm25" and a.get("horizon_min") == 60 and
+                a.get("rmse") is not None]
         if not rows:
             return "-"
         best = max(rows, key=lambda a: a.get("n", 0))
@@ -447,6 +449,7 @@ class Demo:
     def view(self, final=False):
         stations = (self.api("/api/v1/stations") or {}).get("stations", [])
         gaps = self.api("/api/v1/gaps") or {}
+        accuracy = (self.api("/api/v1/accuracy") or {}).get("accuracy", [])
         lines = [f"Sentinelle demo  speed {self.args.speed:g}x  "
                  f"collector http://127.0.0.1:{self.http_port}  logs {self.work}", "",
                  f"{'station':<17}{'health':<16}{'last window (sim)':<22}{'stored':>8}"
@@ -460,7 +463,7 @@ class Demo:
                          f"{str(s.get('last_window_end') or '-'):<22}"
                          f"{s.get('reading_count', 0):>8}"
                          f"{str(latest.get('aqi', '-')):>5} {str(latest.get('aqi_dominant', '-')):<9}"
-                         f"{h.get('fallback_rate', 0):>9.2f}{self.live_error(s['id']):>13}  {models}")
+                         f"{h.get('fallback_rate', 0):>9.2f}{self.live_error(accuracy, s['id']):>13}  {models}")
         lines.append("")
         lines.append(f"gaps: open {len(gaps.get('open', []))}  "
                      f"outstanding seqs {gaps.get('outstanding_seqs', 0)}  "
