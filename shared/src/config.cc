@@ -15,11 +15,13 @@ ConfigReader::ConfigReader(json root, std::string source)
 ConfigReader ConfigReader::FromString(const std::string& text, std::string source) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
   if (j.is_discarded()) {
-    // Re-parse with exceptions to get the position of the error.
+    // Re-parse with exceptions to get the position of the error. A syntax
+    // error throws parse_error, a number too large for a double out_of_range:
+    // both are bad input.
     try {
       json ignored = json::parse(text, nullptr, true, true);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw ConfigError(source + ": invalid JSON: " + e.what());
     }
     throw ConfigError(source + ": invalid JSON");

@@ -46,5 +46,16 @@ TEST(ConfigTest, InvalidJsonAndMissingFile) {
   EXPECT_THROW(ConfigReader::FromFile("/nonexistent/agent.json"), ConfigError);
 }
 
+TEST(ConfigTest, NumberTooLargeForADoubleIsAConfigError) {
+  // nlohmann reports this as out_of_range, not parse_error (found by fuzzing).
+  try {
+    ConfigReader::FromString(R"({"mqtt": {"port": 777e777777777}})", "agent.json");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("agent.json: invalid JSON"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("777e777777777"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace sentinelle
