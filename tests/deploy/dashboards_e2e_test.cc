@@ -2,7 +2,7 @@
 // `prometheus` binary, loopback, temporary storage, 1 s scrapes, the
 // project's alert rules loaded) scrapes a running collector (a trained,
 // promoted and announced pm25/60 network model: tests/collector/model_fixture.h)
-// and the real sentinelle-agent binary, which the simulator feeds at 1500x
+// and the real sentinelle-agent binary, which the simulator feeds at 4000x
 // with a spike fault on no2 (so QC panels have something to show). The agent
 // installs the model through its updater and predicts with it. The
 // collector's monitor joins the predictions with the readings and computes
@@ -202,12 +202,12 @@ TEST(DashboardsE2E, EveryPanelQueryReturnsData) {
 
   // The monitor's windows (drift: 14 days, accuracy: 24 h) end at the wall
   // clock, so the simulated station runs the last three days up to now:
-  // 72 simulated hours at 1500x take about three minutes.
+  // 72 simulated hours at 4000x take about a minute.
   const int64_t now_s = std::time(nullptr);
   const int64_t start_s = now_s - now_s % 300 - 3 * 86400;
   const std::string start = FormatUtc(start_s), end = FormatUtc(start_s + 4 * 86400);
   ChildProcess sim({BinPath("sentinelle-sim"), "live", "--station", kStation, "--to",
-                    "tcp:127.0.0.1:" + std::to_string(input_port), "--speed", "1500", "--start",
+                    "tcp:127.0.0.1:" + std::to_string(input_port), "--speed", "4000", "--start",
                     start, "--hours", "72", "--seed", "42", "--fault",
                     "spike,station=" + kStation + ",vars=no2,probability=0.05,start=" + start +
                         ",end=" + end},
