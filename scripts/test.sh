@@ -2,7 +2,11 @@
 # The README's test command: installs what is missing, builds, runs every test.
 #   scripts/test.sh            release build (build/), all tests
 #   SANITIZE=1 scripts/test.sh then the sanitizer tree (build-fuzz/: clang, ASan + UBSan,
-#                              scripts/build-sanitized.sh) and all tests again there
+#                              scripts/build-sanitized.sh) and all tests again there;
+#                              the end-to-end tests (label e2e: demo, chaos,
+#                              dashboards; serial, the slowest) then run in the
+#                              sanitizer tree only, where every process they
+#                              start is checked too (CI default, .ci/run)
 # Each stage prints its duration (CI budget: DEVELOPERS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +18,10 @@ stage() {
 }
 scripts/setup.sh
 stage "release build" env BUILD_DIR=build scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo
-stage "release tests" bash -c 'cd build && ctest --output-on-failure --timeout 600 -j2'
+release_only=()
+[ "${SANITIZE:-0}" = "1" ] && release_only=(-LE e2e)
+stage "release tests" bash -c 'cd build && ctest --output-on-failure --timeout 600 -j2 "$@"' _ \
+  "${release_only[@]}"
 if [ "${SANITIZE:-0}" = "1" ]; then
   stage "sanitizer build" scripts/build-sanitized.sh
   # Every process's report (the test binaries and the agents and collectors
