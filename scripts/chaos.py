@@ -25,7 +25,7 @@ import urllib.request
 sys.dont_write_bytecode = True  # no scripts/__pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaos_link import StationLink  # noqa: E402
-from demo import DEFAULT_STATIONS, INTERVAL_S, Demo, free_port, utc  # noqa: E402
+from demo import INTERVAL_S, MAX_STATIONS, Demo, free_port, network, utc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Fields of a reading the store must give back as the agent committed them
@@ -126,7 +126,8 @@ class Chaos(Demo):
         self.rng = random.Random(args.seed)
         self.events_log = open(self.path("events.jsonl"), "w")
         self.stations = []
-        for i, sid in enumerate(DEFAULT_STATIONS[: args.stations]):
+        for i, st in enumerate(network(self.bin, args.stations)):
+            sid = st["id"]
             # The last station runs on a small disk budget (store.max_bytes).
             budget = args.budget_bytes if i == args.stations - 1 else 64 << 20
             self.stations.append(Station(sid, budget))
@@ -575,8 +576,8 @@ def main():
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
-    if not 2 <= args.stations <= len(DEFAULT_STATIONS):
-        ap.error(f"--stations must be 2..{len(DEFAULT_STATIONS)}")
+    if not 2 <= args.stations <= MAX_STATIONS:
+        ap.error(f"--stations must be 2..{MAX_STATIONS}")
     args.workdir = args.workdir or os.path.join(args.build_dir, f"chaos-{args.seed}")
     args.history_days = 0
     chaos = Chaos(args)

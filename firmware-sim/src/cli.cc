@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "line_sink.h"
 #include "sentinelle/version.h"
 
@@ -19,9 +21,11 @@ Usage:
   sentinelle-sim generate [options]   write a history CSV (5-minute rows)
   sentinelle-sim live [options]       feed one agent with sensor lines
   sentinelle-sim replay [options]     map a real CSV onto the schema; feed or convert it
+  sentinelle-sim stations [options]   print the network's stations, one JSON object per
+                                      line (the body of POST /api/v1/stations)
   sentinelle-sim --help | --version
 
-Network and time (generate, live):
+Network and time (generate, live; stations takes --stations and --scenario):
   --stations N         default network of N Abidjan stations (default 5)
   --start TIME         first window start, YYYY-MM-DDTHH:MM:SSZ
                        (generate: 2026-01-01T00:00:00Z; live: now)
@@ -102,7 +106,9 @@ std::string Usage() { return kUsage; }
 
 Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
   CliOptions o;
-  if (args.empty()) return MakeError("missing command (generate, live or replay); see --help");
+  if (args.empty()) {
+    return MakeError("missing command (generate, live, replay or stations); see --help");
+  }
   const std::string& cmd = args[0];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") return o;
   if (cmd == "--version") {
@@ -112,13 +118,14 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
   if (cmd == "generate") o.command = Command::kGenerate;
   else if (cmd == "live") o.command = Command::kLive;
   else if (cmd == "replay") o.command = Command::kReplay;
-  else return MakeError("unknown command '" + cmd + "' (generate, live or replay); see --help");
+  else if (cmd == "stations") o.command = Command::kStations;
+  else return MakeError("unknown command '" + cmd + "' (generate, live, replay or stations); see --help");
 
   // Values are collected first: the scenario file loads before flags override it.
   std::optional<std::string> scenario_file, start, days, hours, stations, seed;
   std::vector<std::string> faults, regimes;
   bool live = o.command == Command::kLive, replay = o.command == Command::kReplay,
-       gen = o.command == Command::kGenerate;
+       gen = o.command == Command::kGenerate, list = o.command == Command::kStations;
   o.replay.speed = 0;
   Parser p{args};
   auto number = [&](const std::string& flag, const std::string& v, double lo, double hi,
@@ -167,11 +174,11 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
     double d = 0;
     int64_t n = 0;
     bool ok = true;
-    const bool scen = gen || live;
+    const bool scen = gen || live, network = scen || list;
     if (flag == "--help" || flag == "-h") {
       o.command = Command::kHelp;
       return o;
-    } else if (scen && flag == "--scenario") {
+    } else if (network && flag == "--scenario") {
       ok = value() && (scenario_file = v, true);
     } else if (scen && flag == "--start") {
       ok = value() && (start = v, true);
@@ -179,7 +186,7 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
       ok = value() && (days = v, true);
     } else if (scen && flag == "--hours") {
       ok = value() && (hours = v, true);
-    } else if (scen && flag == "--stations") {
+    } else if (network && flag == "--stations") {
       ok = value() && (stations = v, true);
     } else if (scen && flag == "--seed") {
       ok = value() && (seed = v, true);
@@ -284,6 +291,19 @@ Result<CliOptions> ParseCli(const std::vector<std::string>& args) {
   return o;
 }
 
+std::string StationsJsonLines(const Scenario& scenario) {
+  std::string out;
+  for (const StationSpec& st : scenario.stations) {
+    const nlohmann::ordered_json j = {{"id", st.id},
+                                      {"name", st.name.empty() ? st.id : st.name},
+                                      {"latitude", st.lat},
+                                      {"longitude", st.lon},
+                                      {"type", std::string(StationTypeName(st.type))}};
+    out += j.dump() + "\n";
+  }
+  return out;
+}
+
 int RunCli(const std::vector<std::string>& args, std::FILE* err, const std::atomic<bool>* stop) {
   auto parsed = ParseCli(args);
   if (!parsed) {
@@ -298,6 +318,9 @@ int RunCli(const std::vector<std::string>& args, std::FILE* err, const std::atom
     case Command::kVersion:
       std::printf("sentinelle-sim %s\n", kVersion);
       return 0;
+    case Command::kStations:
+      std::fputs(StationsJsonLines(o.scenario).c_str(), stdout);
+      return std::fflush(stdout) == 0 ? 0 : 1;
     case Command::kGenerate: {
       auto stats = Generate(o.scenario, o.generate);
       if (!stats) {

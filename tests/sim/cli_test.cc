@@ -1,7 +1,12 @@
 // The sentinelle-sim command line, run as a real process.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "process_util.h"
 #include "sentinelle/history_csv.h"
@@ -45,12 +50,45 @@ TEST(CliTest, BadArgumentsAreNamed) {
       {{"generate", "--scenario", "/nonexistent.json"}, "--scenario: cannot open /nonexistent.json"},
       {{"live", "--to", "http://example"}, "--to 'http://example': expected stdout"},
       {{"live", "--to", "tcp:99999"}, "--to 'tcp:99999'"},
+      {{"stations", "--speed", "3"}, "unknown option '--speed' for stations"},
+      {{"stations", "--stations", "0"}, "--stations '0': must be within [1, 10000]"},
   };
   for (const Case& c : cases) {
     auto r = RunSim(c.args);
     EXPECT_EQ(r.exit_code, 2) << c.error << "\n" << r.output;
     EXPECT_NE(r.output.find(c.error), std::string::npos) << r.output;
   }
+}
+
+TEST(CliTest, StationsPrintsTheNetworkAsRegistrationBodies) {
+  auto r = RunSim({"stations", "--stations", "12"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 12u) << r.output;
+  EXPECT_EQ(lines[0], nlohmann::json::parse(R"({"id": "abj-plateau", "name": "Plateau",
+      "latitude": 5.3236, "longitude": -4.0197, "type": "traffic"})"));
+  EXPECT_EQ(lines[1]["id"], "abj-cocody");
+  EXPECT_EQ(lines[1]["type"], "residential");
+  // Past the ten named stations, the generated ones (ids, coordinates, types).
+  EXPECT_EQ(lines[10]["id"], "abj-s011");
+  EXPECT_TRUE(lines[11]["latitude"].is_number());
+  EXPECT_TRUE(lines[11]["type"].is_string());
+
+  // The default is the same five stations generate and live use.
+  auto five = RunSim({"stations"});
+  ASSERT_EQ(five.exit_code, 0) << five.output;
+  EXPECT_EQ(std::count(five.output.begin(), five.output.end(), '\n'), 5);
+
+  // A scenario's own stations.
+  TempDir dir;
+  std::ofstream(dir.File("s.json")) << R"({"stations": [
+    {"id": "lab-1", "name": "Lab", "lat": 5.3, "lon": -4.0, "type": "industrial"}]})";
+  auto scen = RunSim({"stations", "--scenario", dir.File("s.json")});
+  ASSERT_EQ(scen.exit_code, 0) << scen.output;
+  EXPECT_EQ(nlohmann::json::parse(scen.output), nlohmann::json::parse(R"({"id": "lab-1",
+      "name": "Lab", "latitude": 5.3, "longitude": -4.0, "type": "industrial"})"));
 }
 
 TEST(CliTest, GenerateWritesHistoryTruthAndLog) {

@@ -13,7 +13,7 @@
 
 namespace sentinelle::sim {
 
-enum class Command { kHelp, kVersion, kGenerate, kLive, kReplay };
+enum class Command { kHelp, kVersion, kGenerate, kLive, kReplay, kStations };
 
 struct CliOptions {
   Command command = Command::kHelp;
@@ -28,6 +28,11 @@ struct CliOptions {
 Result<CliOptions> ParseCli(const std::vector<std::string>& args);
 
 std::string Usage();
+
+// The scenario's stations, one JSON object per line, each the body that
+// registers it with the collector (POST /api/v1/stations): id, name,
+// latitude, longitude, type.
+std::string StationsJsonLines(const Scenario& scenario);
 
 // Runs a parsed command line; returns the process exit code: 0 success,
 // 1 runtime failure (I/O, agent unreachable), 2 usage error. Messages go to
