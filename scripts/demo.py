@@ -73,8 +73,15 @@ def network(bin_dir, count):
     (id, name, latitude, longitude, type): the body that registers it with the
     collector, as an operator commissions stations. The monitor needs the
     coordinates to compare each station with its neighbours."""
-    out = subprocess.run([os.path.join(bin_dir, "sentinelle-sim"), "stations", "--stations",
-                          str(count)], check=True, capture_output=True, text=True).stdout
+    sim = os.path.join(bin_dir, "sentinelle-sim")
+    try:
+        out = subprocess.run([sim, "stations", "--stations", str(count)], check=True,
+                             capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        raise SystemExit(f"{sim} not found: build first (scripts/demo.sh builds, then runs "
+                         "the demo)")
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"{sim} stations failed: {e.stderr.strip()}")
     return [json.loads(line) for line in out.splitlines()]
 
 
