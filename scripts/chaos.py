@@ -108,6 +108,7 @@ class Chaos(Demo):
     def __init__(self, args):  # pylint: disable=super-init-not-called
         self.args = args
         self.bin = os.path.join(args.build_dir, "bin")
+        net = network(self.bin, args.stations)  # before the last run's logs are wiped
         self.work = os.path.abspath(args.workdir)
         if os.path.exists(self.work):
             subprocess.run(["rm", "-rf", self.work], check=True)
@@ -126,7 +127,7 @@ class Chaos(Demo):
         self.rng = random.Random(args.seed)
         self.events_log = open(self.path("events.jsonl"), "w")
         self.stations = []
-        for i, st in enumerate(network(self.bin, args.stations)):
+        for i, st in enumerate(net):
             sid = st["id"]
             # The last station runs on a small disk budget (store.max_bytes).
             budget = args.budget_bytes if i == args.stations - 1 else 64 << 20

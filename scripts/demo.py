@@ -89,13 +89,15 @@ class Demo:
     def __init__(self, args):
         self.args = args
         self.bin = os.path.join(args.build_dir, "bin")
+        # Asked before the last run's work directory is wiped: a missing
+        # simulator binary then leaves the last run's logs in place.
+        self.network = network(self.bin, args.stations)
+        self.stations = [st["id"] for st in self.network]
         self.work = os.path.abspath(args.workdir)
         if os.path.exists(self.work):
             shutil.rmtree(self.work)
         os.makedirs(self.work)
         self.procs = []
-        self.network = network(self.bin, args.stations)
-        self.stations = [st["id"] for st in self.network]
         self.token = secrets.token_hex(16)
         self.station_token = secrets.token_hex(16)  # viewer: agents download models with it
         self.job = None            # the first training job's id
