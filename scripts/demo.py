@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -175,8 +176,13 @@ class Demo:
     # ----------------------------------------------------------------- phases
     def start_broker(self):
         conf = self.path("mosquitto.conf")
+        # Started as root, mosquitto would drop to its own user and could not
+        # write its database into this work directory; it stays the invoking
+        # user instead (as any other user the line changes nothing).
+        user = pwd.getpwuid(os.geteuid()).pw_name
         with open(conf, "w") as f:
             f.write(f"listener {self.broker_port} 127.0.0.1\nallow_anonymous true\n"
+                    f"user {user}\n"
                     f"persistence true\npersistence_location {self.work}/\n"
                     "max_queued_messages 100000\nlog_dest stdout\n")
         p = self.start("mosquitto", ["/usr/sbin/mosquitto", "-c", conf])

@@ -223,9 +223,7 @@ TEST(EngineClientCertTest, ClientCertificateIsPresentedWhenTheBrokerRequiresOne)
                     "cafile " + pki.File("pki/ca.crt") + "\n" +
                     "certfile " + pki.File("pki/server.crt") + "\n" +
                     "keyfile " + pki.File("pki/server.key") + "\n" +
-                    "require_certificate true\n" +
-                    // The certificates are in the test user's private TempDir.
-                    (geteuid() == 0 ? "user root\n" : "");
+                    "require_certificate true\n";
   MosquittoBroker broker(bo);
   ASSERT_TRUE(broker.Start()) << broker.Log();
   AckPeer peer(broker.uri());

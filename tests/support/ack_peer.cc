@@ -20,9 +20,9 @@ class AckPeer::Impl final : public virtual mqtt::callback {
     client_.set_callback(*this);
   }
 
-  bool Connect(const std::string& username, const std::string& password) {
+  bool Connect(const std::string& username, const std::string& password, bool persistent) {
     try {
-      auto builder = mqtt::connect_options_builder().clean_session(true);
+      auto builder = mqtt::connect_options_builder().clean_session(!persistent);
       if (!username.empty()) builder.user_name(username).password(password);
       auto opts = builder.finalize();
       client_.connect(opts)->wait_for(std::chrono::seconds(10));
@@ -115,7 +115,7 @@ AckPeer::AckPeer(std::string broker_uri, std::string prefix, std::string client_
     : impl_(std::make_unique<Impl>(this, std::move(broker_uri), std::move(prefix),
                                    std::move(client_id))) {}
 AckPeer::~AckPeer() { impl_->Disconnect(); }
-bool AckPeer::Connect() { return impl_->Connect(username_, password_); }
+bool AckPeer::Connect() { return impl_->Connect(username_, password_, persistent_session_); }
 void AckPeer::Disconnect() { impl_->Disconnect(); }
 bool AckPeer::Publish(const std::string& topic, const std::string& payload) {
   return impl_->Publish(topic, payload);

@@ -37,6 +37,10 @@ class AckPeer {
     username_ = std::move(username);
     password_ = std::move(password);
   }
+  // true: the next Connect() keeps a persistent session (clean_session off),
+  // as the collector does, so the broker queues readings published while this
+  // peer is away, across a broker restart too (the test broker persists).
+  void set_persistent_session(bool on) { persistent_session_ = on; }
   bool Connect();      // waits until subscribed; false on failure
   void Disconnect();
 
@@ -66,6 +70,7 @@ class AckPeer {
   std::unique_ptr<Impl> impl_;
   std::string username_;
   std::string password_;
+  bool persistent_session_ = false;
   std::atomic<bool> ack_{true};
   std::atomic<int> ack_delay_ms_{0};
   std::atomic<size_t> messages_{0};

@@ -1,6 +1,8 @@
 #include "broker.h"
 
+#include <pwd.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -30,6 +32,12 @@ bool MosquittoBroker::Start() {
         << "max_inflight_messages 0\n"
         << "log_dest stdout\n"
         << "log_type error\nlog_type warning\nlog_type notice\n";
+    // Started as root, mosquitto drops to its own user unless told to stay,
+    // and could then neither write its database into this root-owned 0700
+    // directory (sessions and queued messages would silently not survive a
+    // restart) nor read files a test keeps in its own TempDir. As any other
+    // user, the option changes nothing.
+    if (const passwd* pw = getpwuid(geteuid())) out << "user " << pw->pw_name << "\n";
     if (options_.persistence) {
       out << "persistence true\n"
           << "persistence_location " << dir_.path() << "/\n"
