@@ -8,7 +8,13 @@
 #   scripts/fuzz.sh manifest http_request   only these targets
 #   FUZZ_SECONDS=600 scripts/fuzz.sh   the longer run (before a release)
 #   FUZZ_JOBS=2                        build parallelism (default: nproc)
-#   FUZZ_SEED=N                        libFuzzer seed (default 1: CI runs are repeatable; 0 = random)
+#   FUZZ_SEED=N                        libFuzzer seed (default 1; 0 = random)
+#   FUZZ_RUNS_FILE=fuzz/ci-runs        a fixed number of inputs per target instead of a
+#                                      time (lines "<target> <runs>"; CI): with the seed
+#                                      and a fresh build-fuzz/corpus/, a run explores as
+#                                      far on any machine (nearly the same inputs), not
+#                                      further on a faster one. FUZZ_SECONDS then only caps
+#                                      a target far slower than expected (default 300).
 #
 # Each target starts from its committed seeds (fuzz/corpus/<name>/); what it
 # learns goes to build-fuzz/corpus/<name>/ (not committed). A crash stops the
@@ -18,6 +24,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
+runs_file=${FUZZ_RUNS_FILE:-}
+if [ -n "$runs_file" ]; then
+  [ -f "$runs_file" ] || { echo "fuzz.sh: FUZZ_RUNS_FILE $runs_file not found" >&2; exit 2; }
+  seconds=${FUZZ_SECONDS:-300}
+fi
 jobs=${FUZZ_JOBS:-$(nproc)}
 build=build-fuzz
 
@@ -39,10 +50,18 @@ for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
   dict=()
   [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
-  echo "== fuzz_$t: ${seconds}s"
+  budget=(-max_total_time="$seconds")
+  what="${seconds}s"
+  if [ -n "$runs_file" ]; then
+    runs=$(awk -v t="$t" '$1 == t { print $2 }' "$runs_file")
+    [[ "$runs" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: no run count for $t in $runs_file" >&2; exit 2; }
+    budget+=(-runs="$runs")
+    what="$runs inputs (at most ${seconds}s)"
+  fi
+  echo "== fuzz_$t: $what"
   # New inputs go to the first directory; the committed seeds are read only.
   if ! "$bin" "$build/corpus/$t" "fuzz/corpus/$t" "${dict[@]}" \
-      -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -seed="${FUZZ_SEED:-1}" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" 2>"$build/artifacts/$t/log"; then
     echo "fuzz.sh: fuzz_$t FAILED; log: $build/artifacts/$t/log" >&2
     tail -n 40 "$build/artifacts/$t/log" >&2
@@ -50,6 +69,12 @@ for t in "${targets[@]}"; do
   else
     grep -E '^stat::(number_of_executed_units|new_units_added)' "$build/artifacts/$t/log" | tr '\n' ' '
     echo
+    if [ -n "$runs_file" ]; then
+      done_runs=$(awk '/^stat::number_of_executed_units/ { print $2 }' "$build/artifacts/$t/log")
+      if [ "${done_runs:-0}" -lt "$runs" ]; then
+        echo "fuzz.sh: fuzz_$t reached the ${seconds}s cap after ${done_runs:-0} of $runs inputs" >&2
+      fi
+    fi
   fi
 done
 exit $status
