@@ -14,7 +14,6 @@
 #include <sstream>
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
