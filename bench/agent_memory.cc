@@ -15,14 +15,15 @@
 // closed window is also predicted. The end also prints the resident pages per
 // mapping (/proc/<pid>/smaps), largest first.
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -81,6 +82,15 @@ std::vector<std::pair<long, std::string>> RssByMapping(pid_t pid) {
   return out;
 }
 
+// Failure exits print the log they refer to: the temporary directories
+// holding it are removed on the way out.
+int Fail(const std::string& what, const std::string& log_file) {
+  std::ifstream in(log_file);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::fprintf(stderr, "%s\n%s\n", what.c_str(), log.c_str());
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,8 +101,7 @@ int main(int argc, char** argv) {
   if (models) {
     ChildProcess make({BinPath("predict_make_models"), model_dir.path()}, model_dir.File("make.log"));
     if (!make.Start(false) || make.Wait(std::chrono::minutes(10)) != 0) {
-      std::fprintf(stderr, "predict_make_models failed (see %s)\n", model_dir.File("make.log").c_str());
-      return 1;
+      return Fail("predict_make_models failed:", model_dir.File("make.log"));
     }
     std::remove(model_dir.File("history.json").c_str());  // not a model
     std::remove(model_dir.File("make.log").c_str());
@@ -103,17 +112,23 @@ int main(int argc, char** argv) {
   if (tls) {
     if (sentinelle::testing::RunScript("scripts/make-dev-certs.sh", {pki.File("pki")},
                                        pki.File("log")) != 0) {
-      return 1;
+      return Fail("scripts/make-dev-certs.sh failed (run the bench from the source root):",
+                  pki.File("log"));
     }
     bo.extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " +
                       pki.File("pki/ca.crt") + "\ncertfile " + pki.File("pki/server.crt") +
-                      "\nkeyfile " + pki.File("pki/server.key") + "\n" +
-                      (geteuid() == 0 ? "user root\n" : "");
+                      "\nkeyfile " + pki.File("pki/server.key") + "\n";
   }
   MosquittoBroker broker(bo);
-  if (!broker.Start()) return 1;
+  if (!broker.Start()) {
+    std::fprintf(stderr, "mosquitto did not start:\n%s\n", broker.Log().c_str());
+    return 1;
+  }
   AckPeer peer(broker.uri());
-  if (!peer.Connect()) return 1;
+  if (!peer.Connect()) {
+    std::fprintf(stderr, "the ack peer could not connect to %s\n", broker.uri().c_str());
+    return 1;
+  }
   TempDir dir;
   const std::string cfg = dir.File("agent.json");
   // The benchmark models are trained for station "st-1" (bench/predict_models.h)
@@ -129,7 +144,7 @@ int main(int argc, char** argv) {
                                 : std::string())
                      << "}";
   ChildProcess agent({BinPath("sentinelle-agent"), "--config", cfg}, dir.File("agent.log"));
-  if (!agent.Start(true)) return 1;
+  if (!agent.Start(true)) return Fail("sentinelle-agent did not start:", dir.File("agent.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // connected, idle
   const long baseline_kb = StatusKb(agent.pid(), "VmRSS");
 
@@ -156,7 +171,10 @@ int main(int argc, char** argv) {
     v[10] = 8 + std::sin(t);
     v[11] = 0.6 + 0.1 * std::sin(t);
     const int64_t ts = kT0 + int64_t{i} * 10000;
-    if (!agent.WriteStdin(EncodeSensorLine(ts, v, present) + "\n")) return 1;
+    if (!agent.WriteStdin(EncodeSensorLine(ts, v, present) + "\n")) {
+      return Fail("the agent stopped reading its input at line " + std::to_string(i) + ":",
+                  dir.File("agent.log"));
+    }
     // Pace to 10,000x: 10 simulated seconds per line = 1 ms real.
     const auto due = start + std::chrono::microseconds(static_cast<int64_t>(int64_t{i} * 10000 * 1000 / speed));
     std::this_thread::sleep_until(due);
