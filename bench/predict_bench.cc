@@ -70,9 +70,12 @@ struct Fixture {
   }
 };
 
+// Never destroyed: freeing an XGBoost booster at exit, after the main
+// thread's thread-local storage is gone, crashes inside libxgboost (its
+// learner erases itself from a thread-local map that no longer exists).
 Fixture& F() {
-  static Fixture f;
-  return f;
+  static Fixture* f = new Fixture;
+  return *f;
 }
 
 void SingleRow(benchmark::State& state, const XgbModel& model);
