@@ -32,6 +32,11 @@ namespace {
 
 constexpr int64_t kEnd0 = 1767225900;
 
+[[noreturn]] void Die(const std::string& why) {
+  std::fprintf(stderr, "%s\n", why.c_str());
+  std::exit(1);
+}
+
 void Prefill(const std::string& path, const std::string& station, int n) {
   StoreConfig sc;
   sc.path = path;
@@ -76,7 +81,7 @@ Outcome Run(MosquittoBroker& broker, int n, int batch, int inflight, bool confir
   const std::string station = "bench-" + std::to_string(run_id);
   Prefill(dir.File("agent.db"), station, n);
   AckPeer peer(broker.uri(), "sentinelle/v1", "peer-" + std::to_string(run_id));
-  if (!peer.Connect()) std::exit(1);
+  if (!peer.Connect()) Die("the ack peer could not connect to " + broker.uri());
   AgentConfig c;
   c.station_id = station;
   c.clock.source = ClockSource::kInput;
@@ -91,12 +96,12 @@ Outcome Run(MosquittoBroker& broker, int n, int batch, int inflight, bool confir
   c.mqtt.window_readings = 100000;
   c.metrics.listen = "";
   auto engine = Engine::Create(c);
-  if (!engine) std::exit(1);
-  if (!(*engine)->Start()) std::exit(1);
+  if (!engine) Die("agent engine: " + engine.message());
+  if (Status st = (*engine)->Start(); !st) Die("agent engine start: " + st.message());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!(*engine)->GetSnapshot().connected) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
-    if (std::chrono::steady_clock::now() > deadline) std::exit(1);
+    if (std::chrono::steady_clock::now() > deadline) Die("the agent did not connect in 60 s");
   }
   // Replay of the whole outbox starts at the connect.
   const auto t0 = std::chrono::steady_clock::now();
@@ -149,12 +154,14 @@ int main(int argc, char** argv) {
   std::printf("%-9s %-9s %-9s %-10s %-12s %-14s %s\n", "readings", "batch", "inflight", "messages",
               "seconds", "readings/s", "note");
   int run = 0;
+  int unfinished = 0;
   for (const Case& k : cases) {
     const Outcome o = Run(broker, n, k.batch, k.inflight, k.confirm_fsync, ++run);
     std::printf("%-9lld %-9d %-9d %-10zu %-12.3f %-14.0f %s%s\n", static_cast<long long>(o.confirmed),
                 k.batch, k.inflight, o.messages, o.seconds, o.confirmed / o.seconds, k.note,
                 o.finished ? "" : " (DID NOT FINISH in 60 s)");
     std::fflush(stdout);
+    unfinished += o.finished ? 0 : 1;
   }
-  return 0;
+  return unfinished == 0 ? 0 : 1;
 }

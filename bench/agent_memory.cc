@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   if (tls) {
     if (sentinelle::testing::RunScript("scripts/make-dev-certs.sh", {pki.File("pki")},
                                        pki.File("log")) != 0) {
-      return Fail("scripts/make-dev-certs.sh failed (run the bench from the source root):",
+      return Fail("scripts/make-dev-certs.sh failed:",
                   pki.File("log"));
     }
     bo.extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " +
@@ -217,5 +217,12 @@ int main(int argc, char** argv) {
     std::printf("  %6ld  %s\n", mappings[i].first, mappings[i].second.c_str());
   }
   std::printf("exit code after SIGTERM: %d\n", rc);
+  // A run that lost windows or did not stop cleanly measured something else.
+  if (peer.acked_count() < windows || rc != 0) {
+    return Fail("incomplete run: " + std::to_string(peer.acked_count()) + " of " +
+                    std::to_string(windows) + " windows confirmed, agent exit code " +
+                    std::to_string(rc) + "; agent log:",
+                dir.File("agent.log"));
+  }
   return 0;
 }
