@@ -15,6 +15,7 @@
 #include "sentinelle/collector/monitoring.h"
 #include "sentinelle/collector/sqlite_store.h"
 #include "sentinelle/monitor/histogram.h"
+#include "sentinelle/sqlite.h"
 
 namespace sentinelle::collector {
 namespace {
@@ -253,6 +254,63 @@ TEST_F(MonitoringUnitTest, SensorFaultIsRaisedPersistedAndSurvivesARestart) {
   ASSERT_TRUE(ended.ok());
   ASSERT_EQ(ended->size(), 1u);
   EXPECT_FALSE((*ended)[0]["end"].is_null());
+  // It says why it ended, and still what was wrong; both survive a restart.
+  const std::string why = (*ended)[0]["clear_reason"].get<std::string>();
+  EXPECT_EQ(why.rfind("pm25 at st-c", 0), 0u) << why;
+  EXPECT_NE((*ended)[0]["reason"].get<std::string>().find("sensor or calibration fault"),
+            std::string::npos);
+  m.reset();
+  auto again = Open();
+  ASSERT_TRUE(again);
+  auto stored = again->AlarmsJson(std::string("st-c"), false, 10);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0]["clear_reason"], why);
+}
+
+// A collector upgraded over a store of the monitor's first schema: its
+// alarms read back (ended ones with an empty clear_reason), the schema is
+// migrated in place, and a read-only open of an unmigrated store still reads.
+TEST_F(MonitoringUnitTest, AlarmsOfTheFirstSchemaReadBackAndMigrate) {
+  {
+    auto db = Db::Open(dir_.File("collector.db"), DbOptions{});
+    ASSERT_TRUE(db.ok()) << db.message();
+    ASSERT_TRUE((*db)->Exec(
+        "CREATE TABLE monitor_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "INSERT INTO monitor_meta VALUES('schema', 1);"
+        "CREATE TABLE monitor_alarms(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
+        "subject TEXT NOT NULL, what TEXT NOT NULL, stations TEXT NOT NULL, reason TEXT NOT NULL, "
+        "start_s INTEGER NOT NULL, raised_s INTEGER NOT NULL, end_s INTEGER, cleared_s INTEGER, "
+        "figures TEXT NOT NULL, peak TEXT NOT NULL, bad_evaluations INTEGER NOT NULL);"
+        "INSERT INTO monitor_alarms VALUES(4, 'drift_sensor_fault', 'st-c', 'pm25', '[\"st-c\"]', "
+        "'pm25 at st-c drifts', 1786838400, 1786849200, 1786900000, 1786910800, '{\"psi\":0.9}', "
+        "'{\"psi\":1.2}', 5);").ok());
+  }
+  {
+    MonitorDeps deps;
+    deps.store = store_.get();
+    auto ro = Monitor::Open(config_, dir_.File("collector.db"), deps, /*read_only=*/true);
+    ASSERT_TRUE(ro.ok()) << ro.message();
+    auto alarms = (*ro)->AlarmsJson(std::nullopt, false, 10);
+    ASSERT_TRUE(alarms.ok()) << alarms.message();
+    ASSERT_EQ(alarms->size(), 1u);
+    EXPECT_EQ((*alarms)[0]["reason"], "pm25 at st-c drifts");
+    EXPECT_EQ((*alarms)[0]["clear_reason"], "");
+  }
+  auto m = Open();
+  ASSERT_TRUE(m);
+  auto alarms = m->AlarmsJson(std::nullopt, false, 10);
+  ASSERT_TRUE(alarms.ok()) << alarms.message();
+  ASSERT_EQ(alarms->size(), 1u);
+  EXPECT_EQ((*alarms)[0]["id"], 4);
+  EXPECT_EQ((*alarms)[0]["peak"]["psi"], 1.2);
+  auto db = Db::Open(dir_.File("collector.db"), DbOptions{});
+  ASSERT_TRUE(db.ok());
+  auto q = (*db)->Prepare("SELECT value FROM monitor_meta WHERE key = 'schema'");
+  ASSERT_TRUE(q.ok());
+  auto row = q->Step();
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_EQ(q->ColumnInt(0), 2);
 }
 
 // monitoring.clock "data": the monitor's own thread runs its passes at the

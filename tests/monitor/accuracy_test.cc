@@ -115,6 +115,10 @@ TEST(AccuracyTest, SustainedDegradationRaisesThenClears) {
   ASSERT_TRUE(cleared.end_s.has_value());
   EXPECT_GT(*cleared.end_s, kDryStart + 30 * 3600);
   EXPECT_LT(*cleared.end_s, kDryStart + 40 * 3600);
+  EXPECT_EQ(cleared.clear_reason.rfind("pm25/60/xgboost/v12 at abj-plateau: live RMSE ", 0), 0u)
+      << cleared.clear_reason;
+  EXPECT_NE(cleared.clear_reason.find("(bound 1.5x)"), std::string::npos) << cleared.clear_reason;
+  EXPECT_NE(cleared.reason.find("validation RMSE"), std::string::npos);  // what was wrong stays
   EXPECT_TRUE(book.Open().empty());
 }
 
@@ -161,6 +165,17 @@ TEST(AccuracyTest, HarderWeatherIsNotDegradationButLostSkillIs) {
   EXPECT_LE(events.front().figures.at("skill_ratio"), 2.0 + 1e-9);
   EXPECT_DOUBLE_EQ(events.front().figures.at("skill_factor"), 1.2);
   EXPECT_NE(events.front().reason.find("lost skill"), std::string::npos);
+  // Harder weather again (persistence as bad as the model): the model is
+  // still 2x its validation RMSE, yet the alarm clears, and says why.
+  events = run(48, 72, 8.0, 16.0);
+  ASSERT_FALSE(events.empty());
+  const Alarm& cleared = events.back();
+  ASSERT_FALSE(cleared.open());
+  EXPECT_NE(cleared.clear_reason.find("is 2x the validation RMSE 4 (bound 1.5x), but it kept its "
+                                      "skill against persistence"),
+            std::string::npos)
+      << cleared.clear_reason;
+  EXPECT_TRUE(book.Open().empty());
 }
 
 TEST(AccuracyTest, WithoutABaselineTheAbsoluteRuleDecides) {

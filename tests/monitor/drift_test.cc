@@ -309,9 +309,12 @@ TEST(AlarmBookTest, HysteresisRaisesAndClearsWithStartFiguresAndEnd) {
   EXPECT_EQ(*a.end_s, t1 + 5 * step);
   EXPECT_EQ(*a.cleared_s, t1 + 6 * step);
   EXPECT_DOUBLE_EQ(a.figures.at("psi"), 0.7);  // the figures behind it stay
+  EXPECT_EQ(a.reason, "pm25 drifts");
+  EXPECT_EQ(a.clear_reason, "within bounds at 2 consecutive evaluations");  // none given
   EXPECT_TRUE(book.Open().empty());
   ASSERT_EQ(book.Closed().size(), 1u);
   const auto j = AlarmToJson(book.Closed().front());
+  EXPECT_EQ(j["clear_reason"], "within bounds at 2 consecutive evaluations");
   EXPECT_EQ(j["kind"], "drift_sensor_fault");
   EXPECT_EQ(j["start"], FormatUtc(t1));
   EXPECT_EQ(j["end"], FormatUtc(t1 + 5 * step));
@@ -320,6 +323,13 @@ TEST(AlarmBookTest, HysteresisRaisesAndClearsWithStartFiguresAndEnd) {
   for (int i = 0; i < 3; ++i) book.Observe(Obs(true), t1 + (10 + i) * step, &a);
   EXPECT_EQ(a.id, 2u);
   EXPECT_EQ(a.start_s, t1 + 10 * step);
+  EXPECT_TRUE(AlarmToJson(a)["clear_reason"].is_null());  // open
+  // The evaluation that clears it gives the reason.
+  Observation good = Obs(false);
+  good.good_reason = "pm25 back within its thresholds";
+  book.Observe(good, t1 + 13 * step);
+  EXPECT_EQ(book.Observe(good, t1 + 14 * step, &a), AlarmBook::Change::kCleared);
+  EXPECT_EQ(a.clear_reason, "pm25 back within its thresholds");
 }
 
 TEST(AlarmBookTest, ClosedAlarmsAreBounded) {

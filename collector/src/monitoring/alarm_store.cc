@@ -29,13 +29,19 @@ const std::vector<std::string>& Migrations() {
       "  bad_evaluations INTEGER NOT NULL);\n"
       "CREATE INDEX monitor_alarms_subject ON monitor_alarms(subject, id);\n"
       "CREATE INDEX monitor_alarms_end ON monitor_alarms(end_s);\n",
+      // 2: why a closed alarm cleared (Alarm::clear_reason).
+      "ALTER TABLE monitor_alarms ADD COLUMN clear_reason TEXT NOT NULL DEFAULT '';\n",
   };
   return m;
 }
 
 constexpr const char* kColumns =
     "id, kind, subject, what, stations, reason, start_s, raised_s, end_s, cleared_s, figures, "
-    "peak, bad_evaluations";
+    "peak, bad_evaluations, clear_reason";
+// The same for reading a store of schema 1 read-only (not migrated).
+constexpr const char* kColumnsV1 =
+    "id, kind, subject, what, stations, reason, start_s, raised_s, end_s, cleared_s, figures, "
+    "peak, bad_evaluations, '' AS clear_reason";
 
 json FiguresJson(const std::map<std::string, double>& f) {
   json j = json::object();
@@ -73,6 +79,7 @@ Result<Alarm> Row(Stmt& q) {
   a.figures = FiguresFrom(q.ColumnText(10));
   a.peak = FiguresFrom(q.ColumnText(11));
   a.bad_evaluations = static_cast<int>(q.ColumnInt(12));
+  a.clear_reason = q.ColumnText(13);
   return a;
 }
 
@@ -117,7 +124,18 @@ Result<std::unique_ptr<AlarmStore>> AlarmStore::Open(const std::string& path, bo
   if (read_only) {
     auto exists = TableExists(**db, "monitor_alarms");
     if (!exists) return exists.error();
-    return std::unique_ptr<AlarmStore>(new AlarmStore(std::move(*db), *exists));
+    int64_t version = 0;
+    if (*exists) {
+      auto meta = TableExists(**db, "monitor_meta");
+      if (!meta) return meta.error();
+      if (*meta) {
+        auto v = SchemaVersion(**db);
+        if (!v) return v.error();
+        version = *v;
+      }
+    }
+    return std::unique_ptr<AlarmStore>(
+        new AlarmStore(std::move(*db), *exists, version >= 2 ? kColumns : kColumnsV1));
   }
   if (Status st = (*db)->Exec(
           "CREATE TABLE IF NOT EXISTS monitor_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
@@ -142,7 +160,7 @@ Result<std::unique_ptr<AlarmStore>> AlarmStore::Open(const std::string& path, bo
     if (Status st = q->Bind(1, static_cast<int64_t>(i + 1)).Run(); !st) return st.error();
     if (Status st = tx.Commit(); !st) return st.error();
   }
-  return std::unique_ptr<AlarmStore>(new AlarmStore(std::move(*db), true));
+  return std::unique_ptr<AlarmStore>(new AlarmStore(std::move(*db), true, kColumns));
 }
 
 Status AlarmStore::Upsert(const std::vector<Alarm>& alarms) {
@@ -151,11 +169,12 @@ Status AlarmStore::Upsert(const std::vector<Alarm>& alarms) {
   Transaction tx(*db_);
   if (!tx.begun()) return tx.begin_status().error();
   auto q = db_->Prepare(std::string("INSERT INTO monitor_alarms(") + kColumns +
-                        ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+                        ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
                         "ON CONFLICT(id) DO UPDATE SET stations = excluded.stations, "
                         "reason = excluded.reason, end_s = excluded.end_s, "
                         "cleared_s = excluded.cleared_s, figures = excluded.figures, "
-                        "peak = excluded.peak, bad_evaluations = excluded.bad_evaluations");
+                        "peak = excluded.peak, bad_evaluations = excluded.bad_evaluations, "
+                        "clear_reason = excluded.clear_reason");
   if (!q) return q.error();
   for (const Alarm& a : alarms) {
     q->Bind(1, static_cast<int64_t>(a.id))
@@ -170,7 +189,8 @@ Status AlarmStore::Upsert(const std::vector<Alarm>& alarms) {
     if (a.cleared_s) q->Bind(10, *a.cleared_s); else q->BindNull(10);
     q->Bind(11, FiguresJson(a.figures).dump())
         .Bind(12, FiguresJson(a.peak).dump())
-        .Bind(13, static_cast<int64_t>(a.bad_evaluations));
+        .Bind(13, static_cast<int64_t>(a.bad_evaluations))
+        .Bind(14, a.clear_reason);
     if (Status st = q->Run(); !st) return st;
   }
   return tx.Commit();
@@ -178,9 +198,9 @@ Status AlarmStore::Upsert(const std::vector<Alarm>& alarms) {
 
 Result<std::vector<Alarm>> AlarmStore::LoadForRestore(int64_t closed_limit) {
   if (!has_table_) return std::vector<Alarm>{};
-  auto q = db_->Prepare(std::string("SELECT ") + kColumns +
+  auto q = db_->Prepare(std::string("SELECT ") + columns_ +
                         " FROM monitor_alarms WHERE end_s IS NULL UNION ALL SELECT * FROM "
-                        "(SELECT " + kColumns +
+                        "(SELECT " + columns_ +
                         " FROM monitor_alarms WHERE end_s IS NOT NULL ORDER BY id DESC LIMIT ?1)");
   if (!q) return q.error();
   q->Bind(1, closed_limit);
@@ -193,7 +213,7 @@ Result<std::vector<Alarm>> AlarmStore::Query(const std::optional<std::string>& s
   if (!has_table_) return std::vector<Alarm>{};
   // A network alarm involves a station when its id is in the stations list
   // (a JSON array of strings: the quoted id cannot match inside another id).
-  std::string sql = std::string("SELECT ") + kColumns + " FROM monitor_alarms WHERE 1";
+  std::string sql = std::string("SELECT ") + columns_ + " FROM monitor_alarms WHERE 1";
   if (station) sql += " AND (subject = ?1 OR instr(stations, ?2) > 0)";
   if (active) sql += *active ? " AND end_s IS NULL" : " AND end_s IS NOT NULL";
   sql += " AND (end_s IS NULL OR end_s >= ?3) ORDER BY id DESC LIMIT ?4";

@@ -19,7 +19,8 @@ namespace sentinelle::collector {
 class AlarmStore {
  public:
   // read_only: opens without creating or migrating; a database without the
-  // table reads as empty. Errors: cannot open, migration failed.
+  // table reads as empty, one of an older schema reads with defaults for
+  // the newer columns. Errors: cannot open, migration failed.
   static Result<std::unique_ptr<AlarmStore>> Open(const std::string& path, bool read_only);
 
   // Inserts or updates (by id) in one transaction.
@@ -35,9 +36,11 @@ class AlarmStore {
                                             int64_t limit);
 
  private:
-  AlarmStore(std::unique_ptr<Db> db, bool has_table) : db_(std::move(db)), has_table_(has_table) {}
+  AlarmStore(std::unique_ptr<Db> db, bool has_table, const char* columns)
+      : db_(std::move(db)), has_table_(has_table), columns_(columns) {}
   std::unique_ptr<Db> db_;
   bool has_table_;
+  const char* columns_;  // the SELECT list for the store's schema version
 };
 
 }  // namespace sentinelle::collector

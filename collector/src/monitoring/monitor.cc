@@ -1129,6 +1129,9 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
     good.kind = a.kind;
     good.subject = a.subject;
     good.what = a.what;
+    good.good_reason = a.what + " at " + a.subject +
+                       ": no predictions of it left in the accuracy window (model replaced or "
+                       "station silent)";
     Alarm out;
     if (m.book.Observe(good, now_s, &out) != monitor::AlarmBook::Change::kNone) {
       changed.push_back(std::move(out));
@@ -1147,8 +1150,13 @@ EvaluationSummary Monitor::Evaluate(int64_t now_s) {
     }
   }
   for (const Alarm& a : changed) {
-    spdlog::info("monitor: alarm {} {} {} {} {}: {}", a.id, a.open() ? "raised" : "cleared",
-                 monitor::AlarmKindName(a.kind), a.subject, a.what, a.reason);
+    if (a.open()) {
+      spdlog::info("monitor: alarm {} raised {} {} {}: {}", a.id, monitor::AlarmKindName(a.kind),
+                   a.subject, a.what, a.reason);
+    } else {
+      spdlog::info("monitor: alarm {} cleared {} {} {}: {} (raised for: {})", a.id,
+                   monitor::AlarmKindName(a.kind), a.subject, a.what, a.clear_reason, a.reason);
+    }
   }
 
   // Retraining: regional drift; accuracy degraded at several stations

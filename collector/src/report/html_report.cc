@@ -478,7 +478,10 @@ void AlarmsSection(std::string& out, const json& alarms, const std::string& stat
     Cell(out, Text(*a, "reason"));
     Cell(out, TimeText(*a, "start"));
     if (open) out += "<td><span class=\"badge bad\">ongoing</span></td>";
-    else Cell(out, TimeText(*a, "end"));
+    else {
+      const std::string why = Text(*a, "clear_reason");
+      Cell(out, TimeText(*a, "end") + (why.empty() ? "" : ", cleared: " + why));
+    }
     Cell(out, Figures(*a), "figures");
     out += "</tr>";
   }

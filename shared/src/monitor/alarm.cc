@@ -37,7 +37,8 @@ nlohmann::json AlarmToJson(const Alarm& a) {
                       {"end", a.end_s ? nlohmann::json(FormatUtc(*a.end_s)) : nlohmann::json()},
                       {"figures", a.figures},
                       {"peak", a.peak},
-                      {"bad_evaluations", a.bad_evaluations}};
+                      {"bad_evaluations", a.bad_evaluations},
+                      {"clear_reason", a.open() ? nlohmann::json() : nlohmann::json(a.clear_reason)}};
   return j;
 }
 
@@ -94,6 +95,10 @@ AlarmBook::Change AlarmBook::Observe(const Observation& obs, int64_t now_s, Alar
     if (c.alarm && c.good_streak >= config_.clear_after) {
       c.alarm->end_s = c.streak_start_s;
       c.alarm->cleared_s = now_s;
+      c.alarm->clear_reason =
+          !obs.good_reason.empty()
+              ? obs.good_reason
+              : "within bounds at " + std::to_string(c.good_streak) + " consecutive evaluations";
       if (out) *out = *c.alarm;
       closed_.push_back(std::move(*c.alarm));
       c.alarm.reset();

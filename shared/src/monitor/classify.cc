@@ -277,6 +277,8 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
       obs.bad = s.drifting;
       obs.reason = "predictions " + obs.what + " at " + s.station_id + " drift (" + stats + "; " +
                    neigh + " drift, verdict " + std::string(VerdictName(v.verdict)) + ")";
+      obs.good_reason = "predictions " + obs.what + " at " + s.station_id +
+                        " within their drift thresholds (" + stats + ")";
     } else {
       obs.kind = AlarmKind::kDriftSensorFault;
       if (v.verdict == Verdict::kUndetermined || v.verdict == Verdict::kIsolated) continue;
@@ -294,6 +296,15 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
                               " IQR it differed from them in its calibration windows"
                         : std::string()) +
                    "): suspected sensor or calibration fault; check the station, do not retrain";
+      obs.good_reason =
+          obs.what + " at " + s.station_id +
+          (v.verdict == Verdict::kRegionalChange
+               ? " moves with " + neigh + " within reach (verdict regional_change): not a sensor fault"
+               : (s.drifting ? " drifts (" + stats + ") but its shift (" + Fmt(v.shift) +
+                                   " IQR) no longer stands out from its neighbours' (z " +
+                                   Fmt(v.relative_z) + ")"
+                             : " back within its drift thresholds (" + stats + ")") +
+                     "; " + neigh + " drift");
     }
     obs.figures = DriftFigures(s.figures);
     obs.figures["neighbours"] = v.neighbours;
@@ -331,6 +342,9 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
                     std::to_string(verdict.evaluated) +
                     " evaluated stations (mean PSI " + Fmt(k ? sum_psi / k : 0) +
                     "): regional change, retraining candidate";
+  } else {
+    region.good_reason = region.what + ": too few of the " + std::to_string(verdict.evaluated) +
+                         " evaluated stations drift together for a regional change";
   }
   observe(region);
   return changed;

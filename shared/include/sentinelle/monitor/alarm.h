@@ -40,6 +40,10 @@ struct Alarm {
   std::map<std::string, double> figures;  // latest bad evaluation's figures
   std::map<std::string, double> peak;     // per figure, the largest value since start
   int bad_evaluations = 0;            // bad evaluations since start
+  // Why it cleared, from the evaluation that cleared it (its good_reason, or
+  // a generic sentence); empty while open. `reason` and `figures` keep the
+  // last bad evaluation, so a closed alarm still says what was wrong.
+  std::string clear_reason;
   bool open() const { return !end_s.has_value(); }
 };
 
@@ -54,6 +58,7 @@ struct Observation {
   std::string reason;                      // used when bad
   std::vector<std::string> stations;
   std::map<std::string, double> figures;   // used when bad
+  std::string good_reason;                 // used when good: why it is not bad
 };
 
 struct AlarmConfig {
