@@ -194,6 +194,8 @@ std::vector<Alarm> AccuracyTracker::Evaluate(
                       "x the validation one (bound " + Fmt(skill_factor) + "x)";
       }
       obs.reason += " over the last " + std::to_string(live->n) + " predictions";
+    } else if (!book.IsOpen(obs.kind, obs.subject, obs.what)) {
+      // Nothing to clear: no sentence needed.
     } else if (rmse_bad || hits_bad) {
       // Worse than in validation, but so is persistence on the same pairs:
       // the weather got harder, the model did not get worse.

@@ -150,4 +150,9 @@ std::optional<Alarm> AlarmBook::Find(AlarmKind kind, std::string_view subject,
   return it->second.alarm;
 }
 
+bool AlarmBook::IsOpen(AlarmKind kind, std::string_view subject, std::string_view what) const {
+  auto it = conditions_.find(Key(kind, subject, what));
+  return it != conditions_.end() && it->second.alarm.has_value();
+}
+
 }  // namespace sentinelle::monitor

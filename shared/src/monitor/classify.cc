@@ -277,8 +277,10 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
       obs.bad = s.drifting;
       obs.reason = "predictions " + obs.what + " at " + s.station_id + " drift (" + stats + "; " +
                    neigh + " drift, verdict " + std::string(VerdictName(v.verdict)) + ")";
-      obs.good_reason = "predictions " + obs.what + " at " + s.station_id +
-                        " within their drift thresholds (" + stats + ")";
+      if (!obs.bad && book.IsOpen(obs.kind, obs.subject, obs.what)) {
+        obs.good_reason = "predictions " + obs.what + " at " + s.station_id +
+                          " within their drift thresholds (" + stats + ")";
+      }
     } else {
       obs.kind = AlarmKind::kDriftSensorFault;
       if (v.verdict == Verdict::kUndetermined || v.verdict == Verdict::kIsolated) continue;
@@ -296,15 +298,17 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
                               " IQR it differed from them in its calibration windows"
                         : std::string()) +
                    "): suspected sensor or calibration fault; check the station, do not retrain";
-      obs.good_reason =
-          obs.what + " at " + s.station_id +
-          (v.verdict == Verdict::kRegionalChange
-               ? " moves with " + neigh + " within reach (verdict regional_change): not a sensor fault"
-               : (s.drifting ? " drifts (" + stats + ") but its shift (" + Fmt(v.shift) +
-                                   " IQR) no longer stands out from its neighbours' (z " +
-                                   Fmt(v.relative_z) + ")"
-                             : " back within its drift thresholds (" + stats + ")") +
-                     "; " + neigh + " drift");
+      if (!obs.bad && book.IsOpen(obs.kind, obs.subject, obs.what)) {
+        obs.good_reason =
+            obs.what + " at " + s.station_id +
+            (v.verdict == Verdict::kRegionalChange
+                 ? " moves with " + neigh + " within reach (verdict regional_change): not a sensor fault"
+                 : (s.drifting ? " drifts (" + stats + ") but its shift (" + Fmt(v.shift) +
+                                     " IQR) no longer stands out from its neighbours' (z " +
+                                     Fmt(v.relative_z) + ")"
+                               : " back within its drift thresholds (" + stats + ")") +
+                       "; " + neigh + " drift");
+      }
     }
     obs.figures = DriftFigures(s.figures);
     obs.figures["neighbours"] = v.neighbours;
@@ -342,7 +346,7 @@ std::vector<Alarm> UpdateDriftAlarms(AlarmBook& book, std::string_view feature,
                     std::to_string(verdict.evaluated) +
                     " evaluated stations (mean PSI " + Fmt(k ? sum_psi / k : 0) +
                     "): regional change, retraining candidate";
-  } else {
+  } else if (book.IsOpen(region.kind, region.subject, region.what)) {
     region.good_reason = region.what + ": too few of the " + std::to_string(verdict.evaluated) +
                          " evaluated stations drift together for a regional change";
   }

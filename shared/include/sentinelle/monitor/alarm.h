@@ -58,7 +58,7 @@ struct Observation {
   std::string reason;                      // used when bad
   std::vector<std::string> stations;
   std::map<std::string, double> figures;   // used when bad
-  std::string good_reason;                 // used when good: why it is not bad
+  std::string good_reason;                 // used when good, to clear an open alarm: why it is not bad
 };
 
 struct AlarmConfig {
@@ -89,6 +89,9 @@ class AlarmBook {
   const std::deque<Alarm>& Closed() const { return closed_; }
   // The open alarm for a condition, if any.
   std::optional<Alarm> Find(AlarmKind kind, std::string_view subject, std::string_view what) const;
+  // Whether that condition has an open alarm (no copy): evaluators build an
+  // Observation's good_reason only then, as only a clearing uses it.
+  bool IsOpen(AlarmKind kind, std::string_view subject, std::string_view what) const;
   uint64_t closed_dropped() const { return closed_dropped_; }
 
  private:
