@@ -42,10 +42,7 @@ void Prefill(const std::string& path, const std::string& station, int n) {
   sc.path = path;
   sc.db.synchronous = "OFF";  // preparation only; the engine reopens with FULL
   auto store = Store::Open(sc, station, "prefill");
-  if (!store) {
-    std::fprintf(stderr, "prefill: %s\n", store.message().c_str());
-    std::exit(1);
-  }
+  if (!store) Die("prefill: " + store.message());
   for (int i = 0; i < n; ++i) {
     Reading r;
     r.station_id = station;
@@ -61,10 +58,7 @@ void Prefill(const std::string& path, const std::string& station, int n) {
     }
     r.aqi = 55;
     r.aqi_dominant = Variable::kPm25;
-    if (auto st = (*store)->Commit(r); !st) {
-      std::fprintf(stderr, "prefill: %s\n", st.message().c_str());
-      std::exit(1);
-    }
+    if (auto st = (*store)->Commit(r); !st) Die("prefill: " + st.message());
   }
 }
 

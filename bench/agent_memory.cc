@@ -112,8 +112,7 @@ int main(int argc, char** argv) {
   if (tls) {
     if (sentinelle::testing::RunScript("scripts/make-dev-certs.sh", {pki.File("pki")},
                                        pki.File("log")) != 0) {
-      return Fail("scripts/make-dev-certs.sh failed:",
-                  pki.File("log"));
+      return Fail("scripts/make-dev-certs.sh failed:", pki.File("log"));
     }
     bo.extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " +
                       pki.File("pki/ca.crt") + "\ncertfile " + pki.File("pki/server.crt") +

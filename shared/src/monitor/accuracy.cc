@@ -194,26 +194,28 @@ std::vector<Alarm> AccuracyTracker::Evaluate(
                       "x the validation one (bound " + Fmt(skill_factor) + "x)";
       }
       obs.reason += " over the last " + std::to_string(live->n) + " predictions";
-    } else if (!book.IsOpen(obs.kind, obs.subject, obs.what)) {
-      // Nothing to clear: no sentence needed.
-    } else if (rmse_bad || hits_bad) {
-      // Worse than in validation, but so is persistence on the same pairs:
-      // the weather got harder, the model did not get worse.
-      const std::string worse =
-          rmse_bad ? "live RMSE " + Fmt(live->rmse) + " is " + Fmt(ratio) +
-                         "x the validation RMSE " + Fmt(val->rmse) + " (bound " + Fmt(factor) + "x)"
-                   : "AQI-category hit rate " + Fmt(live->hit_rate) + " vs " +
-                         Fmt(val->hit_rate) + " in validation";
-      obs.good_reason = key.Label() + " at " + key.station_id + ": " + worse +
-                        ", but it kept its skill against persistence (RMSE " +
-                        Fmt(live->baseline_rmse) + "): error ratio " + Fmt(skill_ratio) +
-                        "x the validation one (bound " + Fmt(skill_factor) +
-                        "x); conditions are harder, the model is not worse";
-    } else {
-      obs.good_reason = key.Label() + " at " + key.station_id + ": live RMSE " + Fmt(live->rmse) +
-                        " is " + Fmt(ratio) + "x the validation RMSE " + Fmt(val->rmse) +
-                        " (bound " + Fmt(factor) + "x) over the last " + std::to_string(live->n) +
-                        " predictions";
+    } else if (book.IsOpen(obs.kind, obs.subject, obs.what)) {
+      // Good, with an alarm this evaluation may clear: say why it is good.
+      if (rmse_bad || hits_bad) {
+        // Worse than in validation, but so is persistence on the same pairs:
+        // the weather got harder, the model did not get worse.
+        const std::string worse =
+            rmse_bad ? "live RMSE " + Fmt(live->rmse) + " is " + Fmt(ratio) +
+                           "x the validation RMSE " + Fmt(val->rmse) + " (bound " + Fmt(factor) +
+                           "x)"
+                     : "AQI-category hit rate " + Fmt(live->hit_rate) + " vs " +
+                           Fmt(val->hit_rate) + " in validation";
+        obs.good_reason = key.Label() + " at " + key.station_id + ": " + worse +
+                          ", but it kept its skill against persistence (RMSE " +
+                          Fmt(live->baseline_rmse) + "): error ratio " + Fmt(skill_ratio) +
+                          "x the validation one (bound " + Fmt(skill_factor) +
+                          "x); conditions are harder, the model is not worse";
+      } else {
+        obs.good_reason = key.Label() + " at " + key.station_id + ": live RMSE " +
+                          Fmt(live->rmse) + " is " + Fmt(ratio) + "x the validation RMSE " +
+                          Fmt(val->rmse) + " (bound " + Fmt(factor) + "x) over the last " +
+                          std::to_string(live->n) + " predictions";
+      }
     }
     Alarm a;
     if (book.Observe(obs, now_s, &a) != AlarmBook::Change::kNone) changed.push_back(std::move(a));
