@@ -47,7 +47,8 @@ class EngineFlowTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  // TCP_NODELAY on the broker's sockets, as docs/PERFORMANCE.md recommends.
+  // TCP_NODELAY on the broker's sockets (docs/PERFORMANCE.md: it does not remove
+  // the clients' own Nagle delays; kept so the broker adds none).
   MosquittoBroker broker_{sentinelle::testing::BrokerOptions{true, "set_tcp_nodelay true"}};
   std::unique_ptr<AckPeer> peer_;
   AgentConfig config_;
