@@ -402,6 +402,15 @@ void Engine::ResetAckBackoffLocked() {
 }
 
 void Engine::OnLinkEventLocked(bool up, const std::string& cause, int64_t now) {
+  // The client counts on paho's threads; the metric follows at link events,
+  // which every failed write leads to.
+  for (const uint64_t n = mqtt_->failed_publish_writes(); failed_writes_seen_ < n;
+       ++failed_writes_seen_) {
+    metrics_.failed_publish_writes.Increment();
+  }
+  for (const uint64_t n = mqtt_->client_resets(); client_resets_seen_ < n; ++client_resets_seen_) {
+    metrics_.client_resets.Increment();
+  }
   if (up) {
     const bool first = !ever_connected_;
     ever_connected_ = true;

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <shared_mutex>
 
 #include "sentinelle/agent/config.h"
 #include "sentinelle/dynlib.h"
@@ -121,25 +122,20 @@ class MqttClient::Impl {
   }
 
   Status Init() {
-    MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
-    create.sendWhileDisconnected = 0;
-    create.maxBufferedMessages = options_.max_inflight;
-    int rc = api_.create(&handle_, options_.uri.c_str(), options_.client_id.c_str(),
-                         MQTTCLIENT_PERSISTENCE_NONE, nullptr, &create);
-    if (rc != MQTTASYNC_SUCCESS) {
-      handle_ = nullptr;
-      return MakeError("mqtt client: " + PahoError(api_, rc));
-    }
-    rc = api_.set_callbacks(handle_, this, &Impl::OnConnectionLost, &Impl::OnMessage,
-                            &Impl::OnDelivered);
-    if (rc == MQTTASYNC_SUCCESS) rc = api_.set_connected(handle_, this, &Impl::OnConnected);
-    if (rc != MQTTASYNC_SUCCESS) return MakeError("mqtt client callbacks: " + PahoError(api_, rc));
+    auto h = NewHandle();
+    if (!h) return h.error();
+    handle_ = *h;
     return Status::Ok();
   }
 
   Status ConnectAsync() {
+    if (auto st = DropStaleHandle(); !st) return st;
     MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
     o.cleansession = 0;
+    // Pinned: with the default, paho falls back to MQTT 3.1 on its own when
+    // a connection drops right after its CONNACK, a reconnect the engine
+    // would not hear about.
+    o.MQTTVersion = MQTTVERSION_3_1_1;
     o.keepAliveInterval = options_.keepalive_s;
     o.connectTimeout = options_.connect_timeout_s;
     o.automaticReconnect = 0;
@@ -184,7 +180,8 @@ class MqttClient::Impl {
   }
 
   Status Publish(const std::string& topic, const std::string& payload, bool retained) {
-    if (!connected()) return MakeError("mqtt publish: not connected");
+    std::shared_lock handle_lock(handle_mu_);
+    if (!ConnectedLocked()) return MakeError("mqtt publish: not connected");
     if (in_flight_.load() >= options_.max_inflight) {
       ++refused_full_;
       return MakeError("mqtt publish: " + std::to_string(options_.max_inflight) +
@@ -192,8 +189,11 @@ class MqttClient::Impl {
     }
     ++in_flight_;
     // paho copies the topic and the payload.
+    MQTTAsync_responseOptions r = MQTTAsync_responseOptions_initializer;
+    r.onFailure = &Impl::OnPublishFailure;
+    r.context = this;
     const int rc = api_.send(handle_, topic.c_str(), static_cast<int>(payload.size()),
-                             payload.data(), 1, retained ? 1 : 0, nullptr);
+                             payload.data(), 1, retained ? 1 : 0, &r);
     if (rc != MQTTASYNC_SUCCESS) {
       Delivered();  // never handed over
       if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES) ++refused_full_;
@@ -203,7 +203,8 @@ class MqttClient::Impl {
   }
 
   void Disconnect(int timeout_ms, const std::string& topic, const std::string& payload) {
-    if (!connected()) return;
+    std::shared_lock handle_lock(handle_mu_);
+    if (!ConnectedLocked()) return;
     if (!topic.empty()) {
       MQTTAsync_responseOptions r = MQTTAsync_responseOptions_initializer;
       const int rc = api_.send(handle_, topic.c_str(), static_cast<int>(payload.size()),
@@ -233,11 +234,63 @@ class MqttClient::Impl {
                             [&] { return disconnected_; });
   }
 
-  bool connected() const { return handle_ != nullptr && api_.is_connected(handle_) != 0; }
+  bool connected() const {
+    std::shared_lock handle_lock(handle_mu_);
+    return ConnectedLocked();
+  }
   size_t pending() const { return static_cast<size_t>(in_flight_.load()); }
   uint64_t refused_full() const { return refused_full_.load(); }
+  uint64_t failed_publish_writes() const { return failed_writes_.load(); }
+  uint64_t client_resets() const { return client_resets_.load(); }
 
  private:
+  bool ConnectedLocked() const { return handle_ != nullptr && api_.is_connected(handle_) != 0; }
+
+  Result<MQTTAsync> NewHandle() {
+    MQTTAsync h = nullptr;
+    MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
+    create.sendWhileDisconnected = 0;
+    create.maxBufferedMessages = options_.max_inflight;
+    int rc = api_.create(&h, options_.uri.c_str(), options_.client_id.c_str(),
+                         MQTTCLIENT_PERSISTENCE_NONE, nullptr, &create);
+    if (rc != MQTTASYNC_SUCCESS) return MakeError("mqtt client: " + PahoError(api_, rc));
+    rc = api_.set_callbacks(h, this, &Impl::OnConnectionLost, &Impl::OnMessage, &Impl::OnDelivered);
+    if (rc == MQTTASYNC_SUCCESS) rc = api_.set_connected(h, this, &Impl::OnConnected);
+    if (rc != MQTTASYNC_SUCCESS) {
+      api_.destroy(&h);
+      return MakeError("mqtt client callbacks: " + PahoError(api_, rc));
+    }
+    return h;
+  }
+
+  // paho (1.3.12, the Debian build; eclipse-paho/paho.mqtt.c#1621, #1622)
+  // mishandles a QoS 1 publish whose socket write fails: it keeps the
+  // message in the session's in-flight list for a resend after the next
+  // connect, and frees its topic and payload with the failed command. The
+  // resend then reads freed memory (a garbage topic or payload on the wire;
+  // AddressSanitizer caught it in the chaos test). So after a failed publish
+  // the next connect goes through a new handle: nothing of the old
+  // in-flight list is resent. The broker's session (same client id, clean
+  // session off) is untouched, and the SQLite outbox replays every reading
+  // that was not confirmed. The new handle exists before the old one is
+  // destroyed, so paho's threads never stop in between (destroying the last
+  // client races with its receive thread, paho.mqtt.c#1669).
+  Status DropStaleHandle() {
+    if (!stale_.load()) return Status::Ok();
+    std::unique_lock handle_lock(handle_mu_);
+    auto fresh = NewHandle();
+    if (!fresh) return fresh.error();
+    MQTTAsync old = handle_;
+    handle_ = *fresh;
+    in_flight_ = 0;
+    stale_ = false;
+    if (old != nullptr) api_.destroy(&old);
+    ++client_resets_;
+    spdlog::warn("mqtt: a publish failed on the last connection; connecting with a new client "
+                 "handle (its in-flight messages are not resent; the outbox replays readings)");
+    return Status::Ok();
+  }
+
   // paho callbacks (its threads): `context` is this Impl.
   static void OnConnected(void* context, char* cause) {
     auto* self = static_cast<Impl*>(context);
@@ -272,6 +325,19 @@ class MqttClient::Impl {
     self->api_.free_message(&msg);
     self->api_.free(topic);
     return 1;  // consumed
+  }
+
+  // A publish paho gave up on. MQTTASYNC_OPERATION_INCOMPLETE: the
+  // connection went first (paho keeps the message and resends it from its
+  // own copy). MQTTASYNC_FAILURE: the socket write failed, the case above.
+  static void OnPublishFailure(void* context, MQTTAsync_failureData* response) {
+    auto* self = static_cast<Impl*>(context);
+    self->Delivered();
+    const int code = response != nullptr ? response->code : MQTTASYNC_FAILURE;
+    if (code == MQTTASYNC_OPERATION_INCOMPLETE) return;
+    self->stale_ = true;
+    ++self->failed_writes_;
+    spdlog::warn("mqtt: publish failed: {}", PahoError(self->api_, code));
   }
 
   static void OnDelivered(void* context, MQTTAsync_token) {
@@ -334,7 +400,13 @@ class MqttClient::Impl {
   ConnectionHandler on_connection_;
   MessageHandler on_message_;
   std::function<void()> on_delivered_;
+  // Shared by publishers and queries, exclusive while DropStaleHandle swaps
+  // the handle. paho's callbacks never take it.
+  mutable std::shared_mutex handle_mu_;
   MQTTAsync handle_ = nullptr;
+  std::atomic<bool> stale_{false};  // a publish failed: next connect on a new handle
+  std::atomic<uint64_t> failed_writes_{0};
+  std::atomic<uint64_t> client_resets_{0};
   std::mutex tls_mu_;
   std::string tls_error_;  // first OpenSSL error of the current attempt
   std::mutex disconnect_mu_;
@@ -391,5 +463,7 @@ void MqttClient::Disconnect(int timeout_ms, const std::string& final_topic,
 bool MqttClient::connected() const { return impl_->connected(); }
 size_t MqttClient::pending_deliveries() const { return impl_->pending(); }
 uint64_t MqttClient::refused_full() const { return impl_->refused_full(); }
+uint64_t MqttClient::failed_publish_writes() const { return impl_->failed_publish_writes(); }
+uint64_t MqttClient::client_resets() const { return impl_->client_resets(); }
 
 }  // namespace sentinelle::agent

@@ -196,6 +196,8 @@ class Engine {
   bool connecting_ = false;
   int64_t next_attempt_mono_ms_ = 0;
   int64_t backoff_ms_ = 0;
+  uint64_t failed_writes_seen_ = 0;  // MqttClient counters already in the metrics
+  uint64_t client_resets_seen_ = 0;
   int attempts_ = 0;
   int64_t send_cursor_ = 0;          // highest seq sent since the last (re)start of replay
   int64_t live_floor_seq_ = 0;       // readings at or below were committed before this connect

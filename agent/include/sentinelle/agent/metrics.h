@@ -64,6 +64,8 @@ class Metrics {
   prometheus::Histogram& publish_latency;
   prometheus::Counter& reconnects;
   prometheus::Counter& connect_failures;
+  prometheus::Counter& failed_publish_writes;
+  prometheus::Counter& client_resets;
   prometheus::Counter& ack_timeouts;
   prometheus::Counter& store_errors;
   prometheus::Counter& readings_confirmed;

@@ -78,6 +78,12 @@ class MqttClient {
   size_t pending_deliveries() const;
   // Publishes refused because max_inflight messages were pending.
   uint64_t refused_full() const;
+  // Publishes paho accepted and then failed to write to the socket.
+  uint64_t failed_publish_writes() const;
+  // Connects made on a new paho handle because a publish had failed on the
+  // previous connection (mqtt_client.cc, DropStaleHandle: paho would resend
+  // that message from freed memory).
+  uint64_t client_resets() const;
 
  private:
   class Impl;
