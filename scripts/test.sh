@@ -33,7 +33,7 @@ if [ "${SANITIZE:-0}" = "1" ]; then
   mkdir -p "$reports"
   status=0
   stage "sanitizer tests" env \
-    ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan" \
+    ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan:suppressions=$PWD/cmake/sanitizers/asan.supp" \
     LSAN_OPTIONS="suppressions=$PWD/cmake/sanitizers/lsan.supp" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan" \
     bash -c 'cd build-fuzz && ctest --output-on-failure --timeout 1800 -j2' || status=1
