@@ -70,6 +70,10 @@ CollectorMetrics::CollectorMetrics() : registry_(std::make_shared<prometheus::Re
                            "Acks merged into a later one while the MQTT in-flight window was full");
   publish_errors = counter("sentinelle_collector_publish_errors_total",
                            "Acks or commands the MQTT client refused or failed to deliver");
+  mqtt_failed_writes = counter("sentinelle_collector_mqtt_failed_writes_total",
+                               "Publishes whose socket write failed (the connection was reset)");
+  mqtt_client_resets = counter("sentinelle_collector_mqtt_client_resets_total",
+                               "Connects made on a new MQTT client after a failed write");
   backfill_requests = counter("sentinelle_collector_backfill_requests_total",
                               "Targeted backfill commands sent");
   auto& lost = BuildCounter()

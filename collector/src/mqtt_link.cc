@@ -7,7 +7,9 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
+#include <utility>
 
 #include "rate_limited_log.h"
 #include "sentinelle/topics.h"
@@ -34,13 +36,21 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
   CollectorMetrics* metrics;
   Env* env;
   Topics topics;
+  // Swapped by RenewClientIfStale (exclusive); every other use is shared.
+  // paho's callbacks may take it shared, so no paho call that can wait for
+  // a callback is made while it is held exclusively.
+  mutable std::shared_mutex client_mu;
   std::unique_ptr<mqtt::async_client> client;
   RateLimitedLog log;
+  std::atomic<bool> stale{false};  // a publish write failed: reconnect on a new client
+  std::atomic<uint64_t> failed_writes{0};
+  std::atomic<uint64_t> client_resets{0};
 
   mutable std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
   bool connected = false;
+  uint64_t lost_count = 0;  // connections lost so far (the connector waits on it)
   int inflight = 0;
   std::map<std::string, std::vector<SeqRange>> pending_acks;
   std::deque<Command> pending_commands;
@@ -52,7 +62,21 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
 
   // Delivery of one of our QoS 1 publishes completed (or failed).
   void on_success(const mqtt::token&) override { Completed(true); }
-  void on_failure(const mqtt::token&) override { Completed(false); }
+  // MQTTASYNC_FAILURE is a failed socket write: paho 1.3.12 then keeps the
+  // message for a resend after the next connect but has freed its topic and
+  // payload (eclipse-paho/paho.mqtt.c#1621). The next connect is made on a
+  // new client so nothing is resent from freed memory; what was lost is an
+  // ack (the agent replays and is acked again) or a command or retained
+  // manifest (re-sent by its owner's retry).
+  void on_failure(const mqtt::token& tok) override {
+    if (tok.get_return_code() == MQTTASYNC_FAILURE) {
+      stale = true;
+      ++failed_writes;
+      metrics->mqtt_failed_writes->Increment();
+      log.Warn("write", "MQTT publish write failed; the next connect uses a new client");
+    }
+    Completed(false);
+  }
 
   void Completed(bool ok) {
     if (!ok) metrics->publish_errors->Increment();
@@ -67,6 +91,7 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
   bool Publish(const std::string& topic, const std::string& payload, bool retain = false) {
     try {
       auto msg = mqtt::make_message(topic, payload, 1, retain);
+      std::shared_lock client_lock(client_mu);
       client->publish(msg, nullptr, *this);
       return true;
     } catch (const std::exception& e) {
@@ -141,18 +166,82 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
            share + topics.AllStations(StationChannel::kStatus),
            share + topics.AllStations(StationChannel::kPredictions)});
       mqtt::iasync_client::qos_collection qos{1, 1, 1};
+      std::shared_lock client_lock(client_mu);
       client->subscribe(filters, qos);
     } catch (const std::exception& e) {
       log.Warn("subscribe", std::string("MQTT subscribe failed: ") + e.what());
     }
   }
 
+  // A client with this link's handlers. Throws for an invalid URI.
+  std::unique_ptr<mqtt::async_client> MakeClient() {
+    auto c = std::make_unique<mqtt::async_client>(config.uri, config.client_id,
+                                                  mqtt::create_options(MQTTVERSION_5));
+    c->set_message_callback([this](mqtt::const_message_ptr msg) {
+      try {
+        const int64_t now = env->WallMs();
+        const auto& payload = msg->get_payload_ref();
+        sink(msg->get_topic(), std::string_view(payload.data(), payload.size()), now);
+      } catch (const std::exception& e) {
+        log.Warn("callback", std::string("message handling failed: ") + e.what());
+      }
+    });
+    c->set_connected_handler([this](const std::string&) {
+      spdlog::info("MQTT connected to {}", config.uri);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        connected = true;
+        inflight = 0;  // a new connection has nothing of ours in flight
+      }
+      metrics->mqtt_connected->Set(1);
+      Subscribe();
+      Drain();
+    });
+    c->set_connection_lost_handler([this](const std::string& cause) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        connected = false;
+        ++lost_count;
+      }
+      cv.notify_all();
+      metrics->mqtt_connected->Set(0);
+      log.Warn("lost", "MQTT connection lost: " + cause);
+    });
+    return c;
+  }
+
+  // After a failed write (on_failure): the next connect goes through a new
+  // client. The new one exists before the old one is destroyed, so paho's
+  // threads keep running (destroying the last client races with its receive
+  // thread, eclipse-paho/paho.mqtt.c#1669); the old one is destroyed outside
+  // client_mu, since its callbacks may still be waiting for that lock.
+  void RenewClientIfStale() {
+    if (!stale.exchange(false)) return;
+    std::unique_ptr<mqtt::async_client> old;
+    try {
+      auto fresh = MakeClient();
+      std::unique_lock client_lock(client_mu);
+      old = std::exchange(client, std::move(fresh));
+    } catch (const std::exception& e) {
+      log.Warn("renew", std::string("MQTT client not renewed: ") + e.what());
+      return;
+    }
+    old.reset();
+    ++client_resets;
+    metrics->mqtt_client_resets->Increment();
+    spdlog::warn("MQTT: reconnecting on a new client after a failed publish write");
+  }
+
+  // Connects, and reconnects whenever the connection is lost, with
+  // exponential backoff (200 ms to 5 s) while the broker is unreachable.
+  // paho's automatic reconnect is off so that RenewClientIfStale runs first.
   void ConnectLoop() {
     auto builder = mqtt::connect_options_builder()
                        .mqtt_version(MQTTVERSION_5)
                        .clean_start(false)
                        .keep_alive_interval(std::chrono::seconds(config.keepalive_s))
-                       .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
+                       // within the 10 s the connector waits for an attempt
+                       .connect_timeout(std::chrono::seconds(8))
                        .max_inflight(config.max_inflight)
                        .properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
                                      static_cast<int32_t>(std::max(0, config.session_expiry_s))}});
@@ -162,18 +251,31 @@ struct MqttLink::Impl : public mqtt::iaction_listener {
     }
     const auto options = builder.finalize();
     int64_t delay_ms = 200;
-    while (true) {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        if (stopping || connected) return;
-      }
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      const uint64_t lost_before = lost_count;
+      lock.unlock();
+      RenewClientIfStale();
+      bool up = false;
       try {
-        client->connect(options)->wait_for(std::chrono::seconds(10));
-        if (client->is_connected()) return;  // the connected handler takes over
+        std::shared_lock client_lock(client_mu);
+        auto tok = client->connect(options);
+        client_lock.unlock();  // the wait below may need a callback that takes it
+        tok->wait_for(std::chrono::seconds(10));
       } catch (const std::exception& e) {
         log.Warn("connect", std::string("MQTT connect to ") + config.uri + " failed: " + e.what());
       }
-      std::unique_lock<std::mutex> lock(mu);
+      {
+        std::shared_lock client_lock(client_mu);
+        up = client->is_connected();
+      }
+      lock.lock();
+      if (up) {
+        // The connected handler takes over until this connection is lost.
+        delay_ms = 200;
+        cv.wait(lock, [&] { return stopping || lost_count != lost_before; });
+        continue;
+      }
       cv.wait_for(lock, std::chrono::milliseconds(delay_ms), [&] { return stopping; });
       delay_ms = std::min<int64_t>(delay_ms * 2, 5000);
     }
@@ -188,39 +290,10 @@ MqttLink::~MqttLink() { Stop(); }
 void MqttLink::Start() {
   Impl& s = *impl_;
   try {
-    s.client = std::make_unique<mqtt::async_client>(s.config.uri, s.config.client_id,
-                                                    mqtt::create_options(MQTTVERSION_5));
+    s.client = s.MakeClient();
   } catch (const std::exception& e) {
     throw ConfigError("mqtt.uri '" + s.config.uri + "': " + e.what());
   }
-  s.client->set_message_callback([&s](mqtt::const_message_ptr msg) {
-    try {
-      const int64_t now = s.env->WallMs();
-      const auto& payload = msg->get_payload_ref();
-      s.sink(msg->get_topic(), std::string_view(payload.data(), payload.size()), now);
-    } catch (const std::exception& e) {
-      s.log.Warn("callback", std::string("message handling failed: ") + e.what());
-    }
-  });
-  s.client->set_connected_handler([&s](const std::string&) {
-    spdlog::info("MQTT connected to {}", s.config.uri);
-    {
-      std::lock_guard<std::mutex> lock(s.mu);
-      s.connected = true;
-      s.inflight = 0;  // a new connection has nothing of ours in flight
-    }
-    s.metrics->mqtt_connected->Set(1);
-    s.Subscribe();
-    s.Drain();
-  });
-  s.client->set_connection_lost_handler([&s](const std::string& cause) {
-    {
-      std::lock_guard<std::mutex> lock(s.mu);
-      s.connected = false;
-    }
-    s.metrics->mqtt_connected->Set(0);
-    s.log.Warn("lost", "MQTT connection lost: " + cause);
-  });
   s.connector = std::thread([&s] { s.ConnectLoop(); });
 }
 
@@ -242,6 +315,9 @@ void MqttLink::Stop() {
     s.metrics->mqtt_connected->Set(0);
   }
 }
+
+uint64_t MqttLink::failed_writes() const { return impl_->failed_writes.load(); }
+uint64_t MqttLink::client_resets() const { return impl_->client_resets.load(); }
 
 bool MqttLink::connected() const {
   std::lock_guard<std::mutex> lock(impl_->mu);

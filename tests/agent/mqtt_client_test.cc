@@ -7,14 +7,6 @@
 // next connect. The write fails when a reset lands while paho's send thread
 // is writing; it cannot be forced (paho holds one lock across its threads and
 // callbacks), so the test floods publishes and resets until it has happened.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include <gtest/gtest.h>
 
 #include <mqtt/async_client.h>
@@ -27,138 +19,15 @@
 
 #include "broker.h"
 #include "process.h"
+#include "relay.h"
 #include "sentinelle/agent/mqtt_client.h"
 
 namespace sentinelle::agent {
 namespace {
 
 using sentinelle::testing::MosquittoBroker;
+using sentinelle::testing::ResettableRelay;
 using sentinelle::testing::WaitFor;
-
-// Accepts on a free loopback port and relays each connection to the broker.
-// Reset() ends every open connection with an RST on both sides; new
-// connections are relayed as before.
-class ResettableRelay {
- public:
-  explicit ResettableRelay(int target_port) : target_port_(target_port) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    const int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        listen(listen_fd_, 8) != 0) {
-      ADD_FAILURE() << "relay: cannot listen";
-      return;
-    }
-    socklen_t len = sizeof a;
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-
-  ~ResettableRelay() {
-    stop_ = true;
-    if (acceptor_.joinable()) acceptor_.join();
-    for (auto& t : relays_) t.join();
-    if (listen_fd_ >= 0) close(listen_fd_);
-  }
-
-  int port() const { return port_; }
-
-  // Resets every open connection and waits until all are gone.
-  void Reset() {
-    ++generation_;
-    ASSERT_TRUE(WaitFor([&] { return open_.load() == 0; }));
-  }
-
- private:
-  static void CloseWithReset(int fd) {
-    const linger l{1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    close(fd);
-  }
-
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      const int client = accept(listen_fd_, nullptr, nullptr);
-      if (client < 0) continue;
-      const int upstream = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      a.sin_port = htons(static_cast<uint16_t>(target_port_));
-      if (connect(upstream, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        close(upstream);
-        close(client);
-        continue;
-      }
-      ++open_;
-      relays_.emplace_back([this, client, upstream] { Relay(client, upstream); });
-    }
-  }
-
-  void Relay(int client, int upstream) {
-    const int gen = generation_.load();
-    char buf[16384];
-    bool reset = false;
-    while (!stop_) {
-      if (generation_.load() != gen) {
-        reset = true;
-        break;
-      }
-      pollfd p[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
-      if (poll(p, 2, 10) <= 0) continue;
-      bool done = false;
-      for (int i = 0; i < 2 && !done; ++i) {
-        if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-        const ssize_t n = read(p[i].fd, buf, sizeof buf);
-        if (n <= 0) {
-          done = true;
-          break;
-        }
-        const int out = i == 0 ? upstream : client;
-        for (ssize_t off = 0; off < n && !done;) {
-          const ssize_t w = send(out, buf + off, static_cast<size_t>(n - off),
-                                 MSG_DONTWAIT | MSG_NOSIGNAL);
-          if (w > 0) {
-            off += w;
-          } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            // Never blocked in a write: a reset must get through.
-            if (generation_.load() != gen || stop_) done = true;
-            pollfd q{out, POLLOUT, 0};
-            poll(&q, 1, 10);
-          } else {
-            done = true;
-          }
-        }
-      }
-      if (done) break;
-    }
-    if (generation_.load() != gen) reset = true;
-    if (reset) {
-      CloseWithReset(client);
-      CloseWithReset(upstream);
-    } else {
-      close(client);
-      close(upstream);
-    }
-    --open_;
-  }
-
-  int target_port_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> generation_{0};
-  std::atomic<int> open_{0};
-  std::thread acceptor_;
-  std::vector<std::thread> relays_;  // touched by the acceptor only, joined after it
-};
 
 // Records every message on t/# through its own paho client, straight to
 // the broker.
@@ -250,7 +119,7 @@ TEST(MqttClientTest, APublishFailedByAResetIsFollowedByAConnectOnANewHandle) {
     const int sent = next.load();
     ASSERT_TRUE(WaitFor([&] { return next.load() > sent + 200; })) << "cycle " << cycles;
     const int down = downs.load();
-    relay.Reset();
+    ASSERT_TRUE(relay.Reset());
     ASSERT_TRUE(WaitFor([&] { return downs.load() > down && !c.connected(); }))
         << "cycle " << cycles << ": downs " << downs.load() << " connected " << c.connected();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // late failure reports
@@ -298,7 +167,7 @@ TEST(MqttClientTest, ReconnectWithoutAFailedPublishKeepsTheHandle) {
   MqttClient& c = **client;
   ASSERT_TRUE(c.ConnectAsync());
   ASSERT_TRUE(WaitFor([&] { return ups.load() == 1 && c.connected(); }));
-  relay.Reset();
+  ASSERT_TRUE(relay.Reset());
   ASSERT_TRUE(WaitFor([&] { return downs.load() >= 1 && !c.connected(); }));
   ASSERT_TRUE(c.ConnectAsync());
   ASSERT_TRUE(WaitFor([&] { return ups.load() == 2 && c.connected(); }));

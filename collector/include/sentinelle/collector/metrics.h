@@ -76,6 +76,8 @@ class CollectorMetrics {
   prometheus::Counter* acks_sent;
   prometheus::Counter* acks_coalesced;
   prometheus::Counter* publish_errors;
+  prometheus::Counter* mqtt_failed_writes;
+  prometheus::Counter* mqtt_client_resets;
   prometheus::Counter* backfill_requests;
   prometheus::Counter* gap_seqs_lost_answered;
   prometheus::Counter* gap_seqs_lost_timeout;

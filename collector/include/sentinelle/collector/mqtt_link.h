@@ -3,8 +3,11 @@
 //
 // - Subscribes (QoS 1) to {p}/stations/+/readings|status|predictions, through
 //   `$share/{group}/...` when mqtt.shared_group is set; persistent session
-//   (clean_start = false, session expiry), automatic reconnect, and a
-//   background connector that keeps trying when the broker is down at start.
+//   (clean_start = false, session expiry). A background connector connects
+//   and reconnects after every loss, with backoff; paho's own automatic
+//   reconnect is off, so that after a failed publish write the connector
+//   first replaces the client (paho would resend that message from memory it
+//   has freed; mqtt_link.cc, on_failure).
 // - Hands every message to a sink (the IngestPipeline's Offer) on paho's
 //   callback thread; the sink must not block on storage.
 // - Publishes acks and commands (QoS 1) without blocking the caller. At most
@@ -57,6 +60,10 @@ class MqttLink final : public Outbound {
 
   // Outgoing messages waiting for an in-flight slot (acks by station + commands).
   size_t pending() const;
+  // Publishes whose socket write failed, and the connects then made on a
+  // new paho client.
+  uint64_t failed_writes() const;
+  uint64_t client_resets() const;
 
  private:
   struct Impl;
