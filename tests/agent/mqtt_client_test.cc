@@ -26,6 +26,7 @@ namespace sentinelle::agent {
 namespace {
 
 using sentinelle::testing::MosquittoBroker;
+using sentinelle::testing::RepeatingThread;
 using sentinelle::testing::ResettableRelay;
 using sentinelle::testing::WaitFor;
 
@@ -83,25 +84,12 @@ TEST(MqttClientTest, APublishFailedByAResetIsFollowedByAConnectOnANewHandle) {
   ASSERT_TRUE(client) << client.message();
   MqttClient& c = **client;
 
-  std::atomic<bool> flooding{true};
   std::atomic<int> next{0};
-  std::thread flood([&] {
-    while (flooding) {
-      if (c.Publish("t/data", "m" + std::to_string(next.load()), false)) {
-        ++next;
-      } else {
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      }
-    }
+  RepeatingThread flood([&] {
+    if (!c.Publish("t/data", "m" + std::to_string(next.load()), false)) return false;
+    ++next;
+    return true;
   });
-  struct StopFlood {
-    std::atomic<bool>& on;
-    std::thread& t;
-    ~StopFlood() {
-      on = false;
-      if (t.joinable()) t.join();
-    }
-  } stop_flood{flooding, flood};
 
   int cycles_with_failure = 0;
   uint64_t failures_seen = 0;
@@ -124,8 +112,7 @@ TEST(MqttClientTest, APublishFailedByAResetIsFollowedByAConnectOnANewHandle) {
         << "cycle " << cycles << ": downs " << downs.load() << " connected " << c.connected();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // late failure reports
   }
-  flooding = false;
-  flood.join();
+  flood.Stop();
   EXPECT_GE(cycles_with_failure, 1) << "no publish failed in " << cycles
                                     << " resets: the case was not exercised";
   std::cout << cycles_with_failure << " of " << cycles << " resets failed a publish ("

@@ -29,6 +29,7 @@ namespace {
 
 using sentinelle::testing::AckPeer;
 using sentinelle::testing::MosquittoBroker;
+using sentinelle::testing::RepeatingThread;
 using sentinelle::testing::ResettableRelay;
 using sentinelle::testing::WaitFor;
 
@@ -62,29 +63,16 @@ TEST(MqttLinkTest, AfterAFailedPublishWriteTheLinkReconnectsOnANewClientAndKeeps
   ASSERT_TRUE(WaitFor([&] { return link.connected(); }));
 
   // Commands flood out as fast as the link takes them.
-  std::atomic<bool> flooding{true};
-  std::thread flood([&] {
-    int64_t n = 0;
-    while (flooding) {
-      if (link.pending() < 500) {
-        Command c;
-        c.station_id = "s1";
-        c.id = "c" + std::to_string(++n);
-        c.name = "resync";
-        link.SendCommand(c);
-      } else {
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      }
-    }
+  int64_t n = 0;
+  RepeatingThread flood([&] {
+    if (link.pending() >= 500) return false;
+    Command c;
+    c.station_id = "s1";
+    c.id = "c" + std::to_string(++n);
+    c.name = "resync";
+    link.SendCommand(c);
+    return true;
   });
-  struct StopFlood {
-    std::atomic<bool>& on;
-    std::thread& t;
-    ~StopFlood() {
-      on = false;
-      if (t.joinable()) t.join();
-    }
-  } stop_flood{flooding, flood};
 
   int cycles = 0;
   int cycles_with_failure = 0;
@@ -104,8 +92,7 @@ TEST(MqttLinkTest, AfterAFailedPublishWriteTheLinkReconnectsOnANewClientAndKeeps
       EXPECT_GT(link.client_resets(), resets) << "cycle " << cycles << ": same client after a failed write";
     }
   }
-  flooding = false;
-  flood.join();
+  flood.Stop();
   std::cout << cycles_with_failure << " of " << cycles << " resets failed a write ("
             << link.failed_writes() << " failed writes, " << link.client_resets()
             << " new clients)\n";

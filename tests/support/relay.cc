@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 
 #include "process.h"
 
@@ -123,6 +124,18 @@ void ResettableRelay::Relay(int client, int upstream, int gen) {
   }
   std::lock_guard lock(mu_);
   --open_[gen];
+}
+
+RepeatingThread::RepeatingThread(std::function<bool()> step)
+    : thread_([this, step = std::move(step)] {
+        while (running_) {
+          if (!step()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+      }) {}
+
+void RepeatingThread::Stop() {
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace sentinelle::testing

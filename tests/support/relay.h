@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -40,6 +41,23 @@ class ResettableRelay {
   std::map<int, int> open_;  // open connections by the generation they started in
   std::thread acceptor_;
   std::vector<std::thread> relays_;  // touched by the acceptor only, joined after it
+};
+
+// Runs `step` over and over on its own thread (a load generator: a publish
+// flood while a relay resets the link) until Stop() or destruction. `step`
+// returns false when it could not make progress; the loop then sleeps
+// 200 us before the next call.
+class RepeatingThread {
+ public:
+  explicit RepeatingThread(std::function<bool()> step);
+  ~RepeatingThread() { Stop(); }
+  RepeatingThread(const RepeatingThread&) = delete;
+  RepeatingThread& operator=(const RepeatingThread&) = delete;
+  void Stop();
+
+ private:
+  std::atomic<bool> running_{true};
+  std::thread thread_;
 };
 
 }  // namespace sentinelle::testing
